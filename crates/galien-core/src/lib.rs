@@ -1,0 +1,15 @@
+//! Galien's domain core: the types every other crate shares, with no I/O.
+//!
+//! Time and randomness are *capabilities* ([`Clock`], [`Entropy`]) handed to the code that needs
+//! them, so tests can move time and replay randomness (CONVENTIONS 11).
+
+pub mod clock;
+pub mod entropy;
+pub mod error;
+pub mod ids;
+pub mod lang;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use entropy::{Entropy, OsEntropy, SeededEntropy};
+pub use error::ErrorCode;
+pub use lang::Lang;

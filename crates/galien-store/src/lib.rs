@@ -1,0 +1,224 @@
+//! Galien persistence: SQLite (the embedded default, with group commit) and PostgreSQL (scale, several
+//! nodes) behind one API; forward-only migrations; an event bus (in-process, or LISTEN/NOTIFY).
+//!
+//! The backend is chosen from the URL ([`DatabaseUrl::parse`]). Both run the same conformance suite
+//! (`tests/conformance.rs`).
+#![forbid(unsafe_code)]
+
+mod bus;
+mod error;
+mod migrate;
+mod postgres;
+mod sqlite;
+pub mod testing;
+mod tokens;
+mod url;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use galien_core::ids::{InstanceId, NodeId};
+use galien_crypto::token::TokenDigest;
+use time::OffsetDateTime;
+
+pub use bus::{Event, EventBus, MAX_EVENT_BYTES, PG_CHANNEL};
+pub use error::{ConsumeError, StoreError};
+pub use tokens::{EnrolmentToken, NewEnrolmentToken, TokenPurpose};
+pub use url::{DatabaseUrl, DatabaseUrlError};
+
+/// How long [`Store::ping`] waits.
+pub(crate) const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Shared by both dialects: the installation id is created once, by the first node to open the database.
+pub(crate) const INSTANCE_INSERT: &str =
+    "INSERT INTO galien_instance (singleton, id) VALUES (1, $1) ON CONFLICT (singleton) DO NOTHING";
+pub(crate) const INSTANCE_SELECT: &str = "SELECT id FROM galien_instance WHERE singleton = 1";
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// `sqlite` or `postgresql` (for logs and metrics labels).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Tuning knobs; the defaults run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Pool size (the SQLite read pool, or the PostgreSQL pool).
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection before failing with [`StoreError::Unavailable`].
+    pub acquire_timeout: Duration,
+    /// SQLite: most writes committed together in one transaction.
+    pub group_commit_max_batch: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            group_commit_max_batch: 256,
+        }
+    }
+}
+
+/// Figures for Prometheus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    /// Open connections in the pool (the SQLite read pool, or the PostgreSQL pool).
+    pub pool_size: u32,
+    /// Idle connections in that pool.
+    pub pool_idle: u32,
+    /// Writes committed since open.
+    pub writes_committed: u64,
+    /// Transactions that carried them (SQLite group commit: fewer than writes under load).
+    pub write_batches: u64,
+    /// Writes submitted and not yet answered.
+    pub write_queue_depth: usize,
+}
+
+/// The store: cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Imp>,
+}
+
+enum Imp {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $e:expr) => {
+        match &*$self.inner {
+            Imp::Sqlite($s) => $e,
+            Imp::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the database: creates the SQLite file if missing (its directory must exist), applies
+    /// migrations, starts the SQLite writer task or the PostgreSQL event listener.
+    pub async fn open(
+        url: &DatabaseUrl,
+        opts: &StoreOptions,
+        node: NodeId,
+    ) -> Result<Store, StoreError> {
+        let imp = match url {
+            DatabaseUrl::Sqlite { path } => {
+                Imp::Sqlite(sqlite::SqliteStore::open(path, opts, node).await?)
+            }
+            DatabaseUrl::Postgres { url } => {
+                Imp::Postgres(postgres::PgStore::open(url, opts, node).await?)
+            }
+        };
+        tracing::info!(database = %url.redacted(), "store opened");
+        Ok(Store {
+            inner: Arc::new(imp),
+        })
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        match &*self.inner {
+            Imp::Sqlite(_) => Backend::Sqlite,
+            Imp::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// `SELECT 1` with a short timeout (~2 s); for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    /// Current figures, for Prometheus.
+    pub fn stats(&self) -> StoreStats {
+        dispatch!(self, s => s.stats())
+    }
+
+    /// Idempotent shutdown: stops accepting writes (later ones get [`StoreError::Closed`]), finishes and
+    /// commits every queued write and answers its caller, stops the event listener, closes the pools.
+    pub async fn close(&self) {
+        dispatch!(self, s => s.close().await)
+    }
+
+    /// The event bus of this node.
+    pub fn bus(&self) -> EventBus {
+        dispatch!(self, s => s.bus().clone())
+    }
+
+    /// This installation's id: one per database, created on first open, stable afterwards.
+    pub async fn instance_id(&self) -> Result<InstanceId, StoreError> {
+        Ok(dispatch!(self, s => s.instance_id()))
+    }
+
+    /// The SQLite backend, whose group-committing `write` crate-internal writers (audit trail,
+    /// telemonitoring ingestion) use. `None` on PostgreSQL.
+    #[allow(dead_code)]
+    pub(crate) fn sqlite(&self) -> Option<&sqlite::SqliteStore> {
+        match &*self.inner {
+            Imp::Sqlite(s) => Some(s),
+            Imp::Postgres(_) => None,
+        }
+    }
+
+    /// Issues an enrolment token. In one transaction: every earlier unused, unrevoked token of the same
+    /// purpose is revoked (at `t.created_at`), then the new one is stored. A duplicate digest or id is
+    /// [`StoreError::Conflict`].
+    pub async fn system_issue_enrolment_token(
+        &self,
+        t: NewEnrolmentToken,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.issue_enrolment_token(t).await)
+    }
+
+    /// The token with this digest, or [`StoreError::NotFound`].
+    pub async fn enrolment_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<EnrolmentToken, StoreError> {
+        dispatch!(self, s => s.enrolment_token(digest).await)
+    }
+
+    /// Marks the token used at `now`. Atomic: of concurrent callers exactly one wins; the others get
+    /// [`ConsumeError::AlreadyUsed`]. Expired, revoked and absent tokens are refused.
+    pub async fn consume_enrolment_token(
+        &self,
+        digest: &TokenDigest,
+        now: OffsetDateTime,
+    ) -> Result<EnrolmentToken, ConsumeError> {
+        dispatch!(self, s => s.consume_enrolment_token(digest, now).await)
+    }
+
+    /// `true` once a first-administrator token has been consumed.
+    pub async fn bootstrap_completed(&self) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.bootstrap_completed().await)
+    }
+}

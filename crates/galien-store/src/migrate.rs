@@ -1,0 +1,203 @@
+//! A small forward-only migration runner (CONVENTIONS 14): versioned SQL files embedded in the binary,
+//! recorded in `galien_migrations(version, name, checksum, applied_at)`.
+
+use sha2::{Digest, Sha256};
+use sqlx::{Connection, PgConnection, SqliteConnection};
+
+use crate::StoreError;
+
+/// One embedded migration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+impl Migration {
+    /// SHA-256 of the SQL text, hex.
+    pub fn checksum(&self) -> String {
+        hex::encode(Sha256::digest(self.sql.as_bytes()))
+    }
+}
+
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// Arbitrary constant key for `pg_advisory_lock`: "galien migrations".
+const PG_MIGRATION_LOCK: i64 = 0x6761_6c69_656e_6d67;
+
+const INSERT_APPLIED: &str =
+    "INSERT INTO galien_migrations (version, name, checksum) VALUES ($1, $2, $3)";
+const SELECT_APPLIED: &str = "SELECT version, checksum FROM galien_migrations ORDER BY version";
+
+/// Checks what is applied against what this binary knows and returns the migrations still to apply.
+pub(crate) fn plan<'m>(
+    known: &'m [Migration],
+    applied: &[(i64, String)],
+) -> Result<Vec<&'m Migration>, StoreError> {
+    for (version, checksum) in applied {
+        match known.iter().find(|m| m.version == *version) {
+            None => {
+                return Err(StoreError::Migration(format!(
+                    "the database has migration {version}, which this binary does not know: it was migrated by a \
+                     newer Galien; run that version (or newer) instead"
+                )));
+            }
+            Some(m) if m.checksum() != *checksum => {
+                return Err(StoreError::Migration(format!(
+                    "migration {version} ({}) applied to this database differs from the one embedded in this \
+                     binary (checksum mismatch); refusing to start",
+                    m.name
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(known
+        .iter()
+        .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
+        .collect())
+}
+
+fn wrap(stage: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match StoreError::from(e) {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m),
+        other => StoreError::Migration(format!("{stage}: {other}")),
+    }
+}
+
+/// Applies pending SQLite migrations on `conn` (the writer connection, before the writer starts).
+pub(crate) async fn run_sqlite(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS galien_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+         checksum TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(wrap("creating galien_migrations"))?;
+    let applied: Vec<(i64, String)> = sqlx::query_as(SELECT_APPLIED)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(wrap("reading galien_migrations"))?;
+    for m in plan(SQLITE, &applied)? {
+        let mut tx = conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(wrap("beginning a migration"))?;
+        apply_sqlite(&mut tx, m).await?;
+        tx.commit().await.map_err(wrap("committing a migration"))?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied SQLite migration"
+        );
+    }
+    Ok(())
+}
+
+async fn apply_sqlite(conn: &mut SqliteConnection, m: &Migration) -> Result<(), StoreError> {
+    sqlx::raw_sql(m.sql)
+        .execute(&mut *conn)
+        .await
+        .map_err(wrap("applying a migration"))?;
+    sqlx::query(INSERT_APPLIED)
+        .bind(m.version)
+        .bind(m.name)
+        .bind(m.checksum())
+        .execute(&mut *conn)
+        .await
+        .map_err(wrap("recording a migration"))?;
+    Ok(())
+}
+
+/// Applies pending PostgreSQL migrations under `pg_advisory_lock`, so that nodes starting together on one
+/// database do not race. `conn` is a dedicated connection, closed by the caller afterwards (so the
+/// session lock can never leak into a pool).
+pub(crate) async fn run_postgres(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(PG_MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(wrap("taking the migration lock"))?;
+    let result = run_postgres_locked(conn).await;
+    let unlock = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(PG_MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(wrap("releasing the migration lock"));
+    result.and(unlock.map(|_| ()))
+}
+
+async fn run_postgres_locked(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS galien_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+         checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(wrap("creating galien_migrations"))?;
+    let applied: Vec<(i64, String)> = sqlx::query_as(SELECT_APPLIED)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(wrap("reading galien_migrations"))?;
+    for m in plan(POSTGRES, &applied)? {
+        let mut tx = conn.begin().await.map_err(wrap("beginning a migration"))?;
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(wrap("applying a migration"))?;
+        sqlx::query(INSERT_APPLIED)
+            .bind(m.version)
+            .bind(m.name)
+            .bind(m.checksum())
+            .execute(&mut *tx)
+            .await
+            .map_err(wrap("recording a migration"))?;
+        tx.commit().await.map_err(wrap("committing a migration"))?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied PostgreSQL migration"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_unique_and_increasing() {
+        for set in [SQLITE, POSTGRES] {
+            assert!(set.windows(2).all(|w| w[0].version < w[1].version));
+            assert_eq!(set[0].version, 1);
+        }
+        assert_eq!(SQLITE.len(), POSTGRES.len());
+    }
+
+    #[test]
+    fn plan_refuses_unknown_and_tampered() {
+        let applied_ok = vec![(1, SQLITE[0].checksum())];
+        assert!(plan(SQLITE, &applied_ok).unwrap().is_empty());
+        assert_eq!(plan(SQLITE, &[]).unwrap().len(), SQLITE.len());
+        let newer = vec![(1, SQLITE[0].checksum()), (9999, "x".into())];
+        assert!(
+            matches!(plan(SQLITE, &newer), Err(StoreError::Migration(m)) if m.contains("newer Galien"))
+        );
+        let tampered = vec![(1, "0".repeat(64))];
+        assert!(
+            matches!(plan(SQLITE, &tampered), Err(StoreError::Migration(m)) if m.contains("checksum"))
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! PostgreSQL backend (scale): a `PgPool`, each write its own transaction, migrations under an advisory
+//! lock, events through LISTEN/NOTIFY.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use futures::future::BoxFuture;
+use galien_core::ids::{InstanceId, NodeId};
+use galien_crypto::token::TokenDigest;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use time::OffsetDateTime;
+use tokio::sync::{Mutex, RwLock, watch};
+use tokio::task::JoinHandle;
+
+use crate::tokens::{self, EnrolmentToken, NewEnrolmentToken, NewTokenParams, TokenRow};
+use crate::{
+    ConsumeError, EventBus, PING_TIMEOUT, StoreError, StoreOptions, StoreStats, bus, migrate,
+};
+
+pub(crate) struct PgStore {
+    pool: PgPool,
+    bus: EventBus,
+    instance: InstanceId,
+    /// `true` once closed. Writes hold a read guard while they run, so `close` (the writer) waits for them.
+    closed: RwLock<bool>,
+    in_flight: AtomicUsize,
+    writes_committed: AtomicU64,
+    shutdown: watch::Sender<bool>,
+    listener: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl PgStore {
+    pub async fn open(url: &str, opts: &StoreOptions, node: NodeId) -> Result<Self, StoreError> {
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|_| StoreError::Other("invalid PostgreSQL URL".into()))?
+            .application_name("galien");
+        let mut conn = connect.connect().await?;
+        let migrated = async {
+            migrate::run_postgres(&mut conn).await?;
+            ensure_instance(&mut conn).await
+        }
+        .await;
+        if let Err(e) = conn.close().await {
+            tracing::warn!(error = %StoreError::from(e), "closing the migration connection");
+        }
+        let instance = migrated?;
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        // The listener gets a pool of its own so it never takes a connection from request handling;
+        // PgListener uses it to reconnect.
+        let listener_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(opts.acquire_timeout)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .connect_lazy_with(connect);
+        let bus = EventBus::postgres(node, pool.clone());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let listener = match bus::start_pg_listener(listener_pool, bus.sender(), shutdown_rx).await
+        {
+            Ok(handle) => handle,
+            Err(e) => {
+                pool.close().await;
+                return Err(e);
+            }
+        };
+        Ok(PgStore {
+            pool,
+            bus,
+            instance,
+            closed: RwLock::new(false),
+            in_flight: AtomicUsize::new(0),
+            writes_committed: AtomicU64::new(0),
+            shutdown,
+            listener: Mutex::new(Some(listener)),
+        })
+    }
+
+    /// Runs `job` in its own transaction; refused with [`StoreError::Closed`] once `close` has begun.
+    pub async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send,
+    {
+        let closed = self.closed.read().await;
+        if *closed {
+            return Err(StoreError::Closed);
+        }
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let result = async {
+            let mut tx = self.pool.begin().await?;
+            let value = job(&mut tx).await?;
+            tx.commit().await?;
+            Ok(value)
+        }
+        .await;
+        if result.is_ok() {
+            self.writes_committed.fetch_add(1, Ordering::SeqCst);
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        drop(closed);
+        result
+    }
+
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    pub fn instance_id(&self) -> InstanceId {
+        self.instance
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match tokio::time::timeout(PING_TIMEOUT, sqlx::query("SELECT 1").execute(&self.pool)).await
+        {
+            Ok(r) => r.map(|_| ()).map_err(StoreError::from),
+            Err(_) => Err(StoreError::Unavailable("ping timed out".into())),
+        }
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let committed = self.writes_committed.load(Ordering::Relaxed);
+        StoreStats {
+            pool_size: self.pool.size(),
+            pool_idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            writes_committed: committed,
+            // Every PostgreSQL write is its own batch of one.
+            write_batches: committed,
+            write_queue_depth: self.in_flight.load(Ordering::SeqCst),
+        }
+    }
+
+    pub async fn close(&self) {
+        // Waits for running writes (they hold read guards); later writes see `true`.
+        *self.closed.write().await = true;
+        self.shutdown.send_replace(true);
+        let listener = self.listener.lock().await.take();
+        if let Some(handle) = listener
+            && let Err(e) = handle.await
+        {
+            tracing::error!(error = %e, "event listener task failed");
+        }
+        self.pool.close().await;
+    }
+
+    pub async fn issue_enrolment_token(&self, t: NewEnrolmentToken) -> Result<(), StoreError> {
+        let p = NewTokenParams::from(&t)?;
+        self.write(move |conn| {
+            Box::pin(async move {
+                // Serialise issuers of one purpose, so that two concurrent issues cannot both stay open.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(format!("galien.enrolment_tokens.{}", p.purpose))
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(tokens::REVOKE_OPEN)
+                    .bind(p.created_at)
+                    .bind(p.purpose)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(tokens::INSERT)
+                    .bind(p.id)
+                    .bind(p.digest)
+                    .bind(p.purpose)
+                    .bind(p.created_at)
+                    .bind(p.expires_at)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    pub async fn enrolment_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<EnrolmentToken, StoreError> {
+        let row: Option<TokenRow> = sqlx::query_as(tokens::SELECT_BY_DIGEST)
+            .bind(digest.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        tokens::from_row(row.ok_or(StoreError::NotFound)?)
+    }
+
+    pub async fn consume_enrolment_token(
+        &self,
+        digest: &TokenDigest,
+        now: OffsetDateTime,
+    ) -> Result<EnrolmentToken, ConsumeError> {
+        let digest = digest.as_bytes().to_vec();
+        let now_us = tokens::to_micros(now)?;
+        // The conditional UPDATE takes the row lock and re-checks its WHERE clause after any concurrent
+        // consumer commits, so exactly one caller gets the row back.
+        self.write(move |conn| {
+            Box::pin(async move {
+                let taken: Option<TokenRow> = sqlx::query_as(tokens::CONSUME)
+                    .bind(digest.as_slice())
+                    .bind(now_us)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if let Some(row) = taken {
+                    return Ok(Ok(tokens::from_row(row)?));
+                }
+                let existing: Option<TokenRow> = sqlx::query_as(tokens::SELECT_BY_DIGEST)
+                    .bind(digest.as_slice())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                Ok(Err(tokens::refusal(
+                    existing.map(tokens::from_row).transpose()?,
+                    now,
+                )))
+            })
+        })
+        .await?
+    }
+
+    pub async fn bootstrap_completed(&self) -> Result<bool, StoreError> {
+        let (n,): (i64,) = sqlx::query_as(tokens::BOOTSTRAP_COMPLETED)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+}
+
+async fn ensure_instance(conn: &mut PgConnection) -> Result<InstanceId, StoreError> {
+    sqlx::query(crate::INSTANCE_INSERT)
+        .bind(uuid::Uuid::new_v4())
+        .execute(&mut *conn)
+        .await?;
+    let (id,): (uuid::Uuid,) = sqlx::query_as(crate::INSTANCE_SELECT)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(InstanceId::from_uuid(id))
+}

@@ -1,0 +1,86 @@
+//! Galien's HTTP face. Every request passes, in order: request id + span + metrics
+//! ([`observe`]), panic catching, timeout, security headers ([`headers`]), then the routes.
+//! Public routes live in [`router`]; authenticated routes will live in their own router behind the
+//! authentication layer (CONVENTIONS 5) so a route mounted in the wrong place fails closed.
+
+pub mod assets;
+pub mod errors;
+pub mod headers;
+pub mod health;
+pub mod i18n;
+pub mod metrics;
+pub mod observe;
+pub mod pages;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use galien_app::App;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceBuilder;
+
+/// What handlers share.
+#[derive(Debug, Clone)]
+pub struct WebState {
+    /// Use cases and their capabilities.
+    pub app: App,
+    /// The Prometheus registry.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Whether Galien serves HTTPS itself (cookies get `Secure`, responses get HSTS).
+    pub tls: bool,
+}
+
+/// HTTP settings from the operator's configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpSettings {
+    /// A request taking longer is abandoned with `REQ-TIMEOUT` (503).
+    pub request_timeout: Duration,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+/// Builds the whole application router. `extra` routes (extensions, test probes) get the same
+/// middleware as Galien's own.
+pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router {
+    let tls = state.tls;
+    let routes = Router::new()
+        .route("/", get(pages::home::show))
+        .route("/enrol/{token}", get(pages::enrol::show))
+        .route("/lang/{code}", get(i18n::switch))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/assets/{*file}", get(assets::serve))
+        .route_layer(axum::middleware::from_fn(observe::record_route))
+        .fallback(errors::not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed)
+        .with_state(state.clone())
+        .merge(extra);
+
+    let routes = routes.layer(
+        ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                state,
+                observe::observe,
+            ))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                errors::panic_response,
+            ))
+            .layer(HandleErrorLayer::new(errors::timeout_response))
+            .layer(tower::timeout::TimeoutLayer::new(settings.request_timeout))
+            .layer(DefaultBodyLimit::max(settings.max_body_bytes)),
+    );
+    // Outermost, so that even timeouts and panics answer with the security headers.
+    headers::apply(routes, tls)
+}

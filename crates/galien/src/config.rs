@@ -1,0 +1,719 @@
+//! Configuration: built-in defaults → optional TOML file (`--config`) → `GALIEN_*` environment
+//! variables → command-line flags. Each layer is checked on its own so that an error names the
+//! key *and where it came from*; unknown keys and invalid values stop the start with the fix.
+//! Secrets (a database password) never reach `Debug` or the logs.
+
+use crate::secret::Secret;
+use galien_store::DatabaseUrl;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The operator's configuration, as written in the TOML file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Where Galien keeps its database (SQLite), keys, certificates and blobs.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to run on PostgreSQL; absent means SQLite in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// The address people use to reach Galien (links in messages); derived from `listen` if absent.
+    pub public_url: Option<String>,
+    /// HTTPS.
+    pub tls: TlsConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// HTTP limits.
+    pub http: HttpConfig,
+    /// Database tuning.
+    pub database: DatabaseConfig,
+    /// Enrolment links.
+    pub enrolment: EnrolmentConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("galien-data"),
+            database_url: None,
+            public_url: None,
+            tls: TlsConfig::default(),
+            log: LogConfig::default(),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            enrolment: EnrolmentConfig::default(),
+        }
+    }
+}
+
+/// `[tls]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+    /// Generate (once, in the data directory) a self-signed certificate for a local trial.
+    pub self_signed: bool,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `info,galien_store=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Seconds before a request is abandoned (1–600).
+    pub request_timeout_secs: u64,
+    /// Largest request body in bytes (1 KiB – 1 GiB).
+    pub max_body_bytes: u64,
+    /// Seconds given to in-flight requests at shutdown (0–300).
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout_secs: 30,
+            max_body_bytes: 2 * 1024 * 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Connection pool size (1–1000).
+    pub max_connections: u32,
+    /// Most writes committed together by the SQLite writer (1–10000).
+    pub group_commit_max_batch: usize,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            group_commit_max_batch: 256,
+        }
+    }
+}
+
+/// `[enrolment]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnrolmentConfig {
+    /// Hours an enrolment link stays valid (1–168).
+    pub link_ttl_hours: u32,
+}
+
+impl Default for EnrolmentConfig {
+    fn default() -> Self {
+        Self { link_ttl_hours: 24 }
+    }
+}
+
+/// Every key, as written in TOML (dotted) — its environment variable is `GALIEN_` + the key in
+/// capitals with `.` replaced by `_` (e.g. `tls.self_signed` ↔ `GALIEN_TLS_SELF_SIGNED`).
+pub const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "tls.cert",
+    "tls.key",
+    "tls.self_signed",
+    "log.format",
+    "log.level",
+    "http.request_timeout_secs",
+    "http.max_body_bytes",
+    "http.shutdown_grace_secs",
+    "database.max_connections",
+    "database.group_commit_max_batch",
+    "enrolment.link_ttl_hours",
+];
+
+/// Environment variables with the `GALIEN_` prefix that are not configuration keys.
+const NON_KEY_VARIABLES: &[&str] = &["GALIEN_CONFIG"];
+const IGNORED_PREFIXES: &[&str] = &["GALIEN_TEST_", "GALIEN_BENCH_"];
+
+/// The environment variable of a key.
+pub fn env_name(key: &str) -> String {
+    format!("GALIEN_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Built in.
+    Default,
+    /// The TOML file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+    /// A command-line flag.
+    Flag(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(p) => write!(f, "file {}", p.display()),
+            Origin::Env(v) => write!(f, "environment variable {v}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// A configuration that stops the start.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("configuration: {key} ({origin}): {problem}; fix: {fix}")]
+pub struct ConfigError {
+    /// The key (or variable, or file) at fault.
+    pub key: String,
+    /// Where the bad value came from.
+    pub origin: Origin,
+    /// What is wrong.
+    pub problem: String,
+    /// What to do.
+    pub fix: String,
+}
+
+/// Values given on the command line (the top layer); each is `(flag, key, value)`.
+#[derive(Debug, Default, Clone)]
+pub struct Flags(pub Vec<(&'static str, &'static str, toml::Value)>);
+
+/// Reads and merges the layers; the result is checked with [`Config::validate`].
+pub fn load(
+    file: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    flags: &Flags,
+) -> Result<(Config, BTreeMap<String, Origin>), ConfigError> {
+    let mut merged = toml::Table::new();
+    let mut origins: BTreeMap<String, Origin> = BTreeMap::new();
+
+    if let Some(path) = file {
+        let origin = Origin::File(path.to_owned());
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            key: "--config".into(),
+            origin: origin.clone(),
+            problem: format!("cannot read the file: {e}"),
+            fix: "give the path of a readable TOML file, or omit --config".into(),
+        })?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError {
+            key: "--config".into(),
+            origin: origin.clone(),
+            problem: format!("not valid TOML: {}", one_line(&e.to_string())),
+            fix: "correct the syntax at the position shown (see README, Configuration)".into(),
+        })?;
+        // Checked alone, so that an unknown key or a bad value is attributed to the file.
+        toml::Value::Table(table.clone())
+            .try_into::<Config>()
+            .map_err(|e| ConfigError {
+                key: "--config".into(),
+                origin: origin.clone(),
+                problem: one_line(&e.to_string()),
+                fix: format!("use only these keys: {}", KEYS.join(", ")),
+            })?;
+        for key in leaf_keys(&table) {
+            origins.insert(key, origin.clone());
+        }
+        merge(&mut merged, table);
+    }
+
+    for (name, raw) in env {
+        if !name.starts_with("GALIEN_")
+            || NON_KEY_VARIABLES.contains(&name.as_str())
+            || IGNORED_PREFIXES.iter().any(|p| name.starts_with(p))
+        {
+            continue;
+        }
+        let origin = Origin::Env(name.clone());
+        let Some(key) = KEYS.iter().find(|k| env_name(k) == *name) else {
+            return Err(ConfigError {
+                key: name.clone(),
+                origin,
+                problem: "unknown variable".into(),
+                fix: format!(
+                    "remove it, or use one of: {}",
+                    KEYS.iter()
+                        .map(|k| env_name(k))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        };
+        let table = single(key, env_value(raw));
+        check_alone(&table, key, &origin)?;
+        origins.insert((*key).to_owned(), origin);
+        merge(&mut merged, table);
+    }
+
+    for (flag, key, value) in &flags.0 {
+        let origin = Origin::Flag((*flag).to_owned());
+        let table = single(key, value.clone());
+        check_alone(&table, key, &origin)?;
+        origins.insert((*key).to_owned(), origin);
+        merge(&mut merged, table);
+    }
+
+    let config = toml::Value::Table(merged)
+        .try_into::<Config>()
+        .map_err(|e| ConfigError {
+            key: "configuration".into(),
+            origin: Origin::Default,
+            problem: one_line(&e.to_string()),
+            fix: "see README, Configuration".into(),
+        })?;
+    Ok((config, origins))
+}
+
+/// An environment value: TOML when it parses as a scalar (`true`, `30`), text otherwise.
+fn env_value(raw: &str) -> toml::Value {
+    match toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+    {
+        Some(v @ (toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Float(_))) => v,
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn single(key: &str, value: toml::Value) -> toml::Table {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or(key);
+    let mut table = toml::Table::new();
+    table.insert(last.to_owned(), value);
+    for part in parts.into_iter().rev() {
+        let mut outer = toml::Table::new();
+        outer.insert(part.to_owned(), toml::Value::Table(table));
+        table = outer;
+    }
+    table
+}
+
+fn check_alone(table: &toml::Table, key: &str, origin: &Origin) -> Result<(), ConfigError> {
+    toml::Value::Table(table.clone())
+        .try_into::<Config>()
+        .map(|_| ())
+        .map_err(|e| ConfigError {
+            key: key.to_owned(),
+            origin: origin.clone(),
+            problem: one_line(&e.to_string()),
+            fix: fix_for(key),
+        })
+}
+
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
+fn leaf_keys(table: &toml::Table) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in table {
+        match v {
+            toml::Value::Table(t) => {
+                out.extend(leaf_keys(t).into_iter().map(|sub| format!("{k}.{sub}")))
+            }
+            _ => out.push(k.clone()),
+        }
+    }
+    out
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn fix_for(key: &str) -> String {
+    match key {
+        "listen" => "give an address and port such as 127.0.0.1:8080".into(),
+        "data_dir" => "give a directory path".into(),
+        "database_url" => {
+            "give postgres://user@host:5432/db, or omit it to use SQLite in the data directory"
+                .into()
+        }
+        "public_url" => "give the address people use, such as https://galien.example.fr".into(),
+        "tls.self_signed" => "give true or false".into(),
+        "log.format" => "give text or json".into(),
+        "log.level" => "give a level such as info, warn or debug".into(),
+        "http.request_timeout_secs" => "give a whole number of seconds between 1 and 600".into(),
+        "http.max_body_bytes" => "give a size in bytes between 1024 and 1073741824".into(),
+        "http.shutdown_grace_secs" => "give a whole number of seconds between 0 and 300".into(),
+        "database.max_connections" => "give a number between 1 and 1000".into(),
+        "database.group_commit_max_batch" => "give a number between 1 and 10000".into(),
+        "enrolment.link_ttl_hours" => "give a number of hours between 1 and 168".into(),
+        _ => "see README, Configuration".into(),
+    }
+}
+
+/// A configuration checked as a whole, with its parsed parts.
+#[derive(Debug, Clone)]
+pub struct ValidConfig {
+    /// The raw configuration.
+    pub config: Config,
+    /// The database to use.
+    pub database: DatabaseUrl,
+    /// Where people reach Galien, without trailing slash, when the operator said so; otherwise it
+    /// is derived from the bound address ([`derived_public_url`]).
+    pub public_url: Option<String>,
+    /// How Galien serves TLS.
+    pub tls: TlsMode,
+}
+
+/// How Galien serves TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain HTTP (behind a TLS-terminating proxy, or on loopback).
+    Off,
+    /// Certificate and key files.
+    Files {
+        /// PEM chain.
+        cert: PathBuf,
+        /// PEM key.
+        key: PathBuf,
+    },
+    /// A certificate generated once in the data directory.
+    SelfSigned,
+}
+
+impl Config {
+    /// Checks the values together; `origins` (from [`load`]) lets errors say where a value came from.
+    pub fn validate(self, origins: &BTreeMap<String, Origin>) -> Result<ValidConfig, ConfigError> {
+        let err = |key: &str, problem: String| ConfigError {
+            key: key.to_owned(),
+            origin: origins.get(key).cloned().unwrap_or(Origin::Default),
+            problem,
+            fix: fix_for(key),
+        };
+        let in_range = |key: &str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(err(key, format!("{v} is out of range")))
+            }
+        };
+        in_range(
+            "http.request_timeout_secs",
+            self.http.request_timeout_secs,
+            1,
+            600,
+        )?;
+        in_range(
+            "http.max_body_bytes",
+            self.http.max_body_bytes,
+            1024,
+            1 << 30,
+        )?;
+        in_range(
+            "http.shutdown_grace_secs",
+            self.http.shutdown_grace_secs,
+            0,
+            300,
+        )?;
+        in_range(
+            "database.max_connections",
+            u64::from(self.database.max_connections),
+            1,
+            1000,
+        )?;
+        in_range(
+            "database.group_commit_max_batch",
+            u64::try_from(self.database.group_commit_max_batch).unwrap_or(u64::MAX),
+            1,
+            10_000,
+        )?;
+        in_range(
+            "enrolment.link_ttl_hours",
+            u64::from(self.enrolment.link_ttl_hours),
+            1,
+            168,
+        )?;
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(err(
+                "log.level",
+                format!("{:?} is not a log filter", self.log.level),
+            ));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(err("data_dir", "empty path".into()));
+        }
+        let database = match &self.database_url {
+            None => DatabaseUrl::sqlite_in(&self.data_dir),
+            Some(url) => {
+                DatabaseUrl::parse(url.expose()).map_err(|e| err("database_url", e.to_string()))?
+            }
+        };
+        let tls = match (&self.tls.cert, &self.tls.key, self.tls.self_signed) {
+            (None, None, false) => TlsMode::Off,
+            (None, None, true) => TlsMode::SelfSigned,
+            (Some(cert), Some(key), false) => TlsMode::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            (Some(_), Some(_), true) => {
+                return Err(ConfigError {
+                    key: "tls.self_signed".into(),
+                    origin: origins
+                        .get("tls.self_signed")
+                        .cloned()
+                        .unwrap_or(Origin::Default),
+                    problem: "a certificate file and a self-signed certificate were both asked for"
+                        .into(),
+                    fix: "give either --tls-cert/--tls-key or --tls-self-signed".into(),
+                });
+            }
+            (Some(_), None, _) => {
+                return Err(err(
+                    "tls.key",
+                    "a certificate was given without its key".into(),
+                ));
+            }
+            (None, Some(_), _) => {
+                return Err(err(
+                    "tls.cert",
+                    "a key was given without its certificate".into(),
+                ));
+            }
+        };
+        let public_url = match &self.public_url {
+            Some(u) => {
+                let u = u.trim_end_matches('/');
+                let rest = u
+                    .strip_prefix("https://")
+                    .or_else(|| u.strip_prefix("http://"));
+                if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
+                    return Err(err(
+                        "public_url",
+                        format!("{u:?} is not an http(s) address"),
+                    ));
+                }
+                Some(u.to_owned())
+            }
+            None => None,
+        };
+        Ok(ValidConfig {
+            config: self,
+            database,
+            public_url,
+            tls,
+        })
+    }
+}
+
+/// The address people use when the operator did not give one: the bound address
+/// (`localhost` when listening on every interface).
+pub fn derived_public_url(tls: bool, bound: SocketAddr) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    if bound.ip().is_unspecified() {
+        format!("{scheme}://localhost:{}", bound.port())
+    } else {
+        format!("{scheme}://{bound}")
+    }
+}
+
+impl ValidConfig {
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.config.http.request_timeout_secs)
+    }
+
+    /// Grace given to in-flight requests at shutdown.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.config.http.shutdown_grace_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn load_env(pairs: &[(&str, &str)]) -> Result<ValidConfig, ConfigError> {
+        let (c, o) = load(None, &env(pairs), &Flags::default())?;
+        c.validate(&o)
+    }
+
+    #[test]
+    fn defaults_run_without_configuration() {
+        let v = load_env(&[]).unwrap();
+        assert_eq!(v.config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(v.config.data_dir, PathBuf::from("galien-data"));
+        assert_eq!(v.database.backend(), galien_store::Backend::Sqlite);
+        assert_eq!(v.public_url, None);
+        assert_eq!(
+            derived_public_url(false, v.config.listen),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            derived_public_url(true, "[::1]:8443".parse().unwrap()),
+            "https://[::1]:8443"
+        );
+        assert_eq!(
+            derived_public_url(false, "0.0.0.0:80".parse().unwrap()),
+            "http://localhost:80"
+        );
+        assert_eq!(v.tls, TlsMode::Off);
+    }
+
+    #[test]
+    fn keys_list_matches_the_config_struct() {
+        let table = toml::Table::try_from(Config::default()).unwrap();
+        let mut listed: Vec<String> = KEYS.iter().map(|k| (*k).to_owned()).collect();
+        // Optional keys are absent from the serialized defaults.
+        let mut present = leaf_keys(&table);
+        for k in ["database_url", "public_url", "tls.cert", "tls.key"] {
+            present.push(k.to_owned());
+        }
+        listed.sort();
+        present.sort();
+        assert_eq!(listed, present);
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("galien.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[http]\nrequest_timeout_secs = 10\nshutdown_grace_secs = 5\n").unwrap();
+        let flags = Flags(vec![(
+            "--listen",
+            "listen",
+            toml::Value::String("127.0.0.1:9002".into()),
+        )]);
+        let (c, o) = load(
+            Some(&file),
+            &env(&[
+                ("GALIEN_LISTEN", "127.0.0.1:9001"),
+                ("GALIEN_HTTP_REQUEST_TIMEOUT_SECS", "20"),
+            ]),
+            &flags,
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9002");
+        assert_eq!(c.http.request_timeout_secs, 20);
+        assert_eq!(c.http.shutdown_grace_secs, 5);
+        assert_eq!(o.get("http.shutdown_grace_secs"), Some(&Origin::File(file)));
+        assert_eq!(o.get("listen"), Some(&Origin::Flag("--listen".into())));
+    }
+
+    #[test]
+    fn unknown_file_key_names_the_key_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("galien.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let e = load(Some(&file), &BTreeMap::new(), &Flags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("lisen") && e.contains("galien.toml") && e.contains("listen"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn corrupt_file_is_refused_with_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("galien.toml");
+        std::fs::write(&file, "listen = [unclosed\n").unwrap();
+        let e = load(Some(&file), &BTreeMap::new(), &Flags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not valid TOML") && e.contains("line"), "{e}");
+    }
+
+    #[test]
+    fn unknown_variable_is_refused_and_test_variables_ignored() {
+        let e = load_env(&[("GALIEN_LISTN", "x")]).unwrap_err();
+        assert_eq!(e.key, "GALIEN_LISTN");
+        assert!(e.fix.contains("GALIEN_LISTEN"));
+        assert!(
+            load_env(&[
+                ("GALIEN_TEST_POSTGRES_URL", "x"),
+                ("GALIEN_CONFIG", "x"),
+                ("PATH", "/bin")
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn bad_values_name_key_origin_and_fix() {
+        let e = load_env(&[("GALIEN_HTTP_REQUEST_TIMEOUT_SECS", "soon")]).unwrap_err();
+        assert_eq!(
+            e.origin,
+            Origin::Env("GALIEN_HTTP_REQUEST_TIMEOUT_SECS".into())
+        );
+        assert!(e.fix.contains("seconds"));
+        let e = load_env(&[("GALIEN_HTTP_REQUEST_TIMEOUT_SECS", "0")]).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+        let e = load_env(&[("GALIEN_LISTEN", "localhost")]).unwrap_err();
+        assert_eq!(e.key, "listen");
+        let e = load_env(&[("GALIEN_DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(e.key, "database_url");
+        let e = load_env(&[("GALIEN_TLS_CERT", "/x.pem")]).unwrap_err();
+        assert_eq!(e.key, "tls.key");
+        let e = load_env(&[("GALIEN_LOG_LEVEL", "galien=loud")]).unwrap_err();
+        assert_eq!(e.key, "log.level");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_or_errors() {
+        let v = load_env(&[(
+            "GALIEN_DATABASE_URL",
+            "postgres://galien:hunter2@db:5432/galien",
+        )])
+        .unwrap();
+        assert!(!format!("{v:?}").contains("hunter2"));
+        let shown = toml::to_string(&v.config).unwrap();
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}

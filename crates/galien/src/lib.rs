@@ -1,0 +1,11 @@
+//! The Galien node as a library: configuration, start-up and the serving loop. `main.rs` is the
+//! command line around it; `galien-testkit` starts the same node in tests.
+
+pub mod config;
+pub mod datadir;
+pub mod secret;
+pub mod startup;
+pub mod telemetry;
+pub mod tls;
+
+pub use startup::{Capabilities, Server, StartError};

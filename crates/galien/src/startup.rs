@@ -1,0 +1,289 @@
+//! Assembling and running one Galien node. The order matters: everything that can be refused
+//! without touching the disk (configuration, the port, TLS files) is checked before the data
+//! directory is created, so a bad start leaves nothing behind.
+
+use crate::config::{TlsMode, ValidConfig};
+use crate::datadir::{DataDir, DataDirError};
+use crate::tls::{self, TlsError};
+use galien_app::{App, AppSettings};
+use galien_core::ids::NodeId;
+use galien_core::{Clock, Entropy};
+use galien_crypto::keyfile::{self, KeyFileError, KeyOrigin};
+use galien_store::{Backend, Store, StoreError, StoreOptions};
+use galien_web::{HttpSettings, WebState};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The capabilities injected into a node: production passes the system clock and the OS CSPRNG.
+#[derive(Debug, Clone)]
+pub struct Capabilities {
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness.
+    pub entropy: Arc<dyn Entropy>,
+}
+
+impl Capabilities {
+    /// The real clock and randomness.
+    pub fn system() -> Self {
+        Self {
+            clock: Arc::new(galien_core::SystemClock),
+            entropy: Arc::new(galien_core::OsEntropy),
+        }
+    }
+}
+
+/// Why a node could not start. Each message is one line that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listen address is taken or not ours.
+    #[error(
+        "cannot listen on {addr}: {source}; stop the other process or choose another address with --listen"
+    )]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The reason.
+        source: std::io::Error,
+    },
+    /// TLS files.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The data directory.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    /// The master key file.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// The database.
+    #[error("database {url}: {source}")]
+    Store {
+        /// The URL, password redacted.
+        url: String,
+        /// The reason.
+        source: StoreError,
+    },
+    /// Bootstrap.
+    #[error("first start: {0}")]
+    Bootstrap(String),
+    /// The server failed while running.
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A node ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    listener: std::net::TcpListener,
+    local_addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    store: Store,
+    app: App,
+    router: axum::Router,
+    grace: Duration,
+    first_admin_link: Option<galien_app::bootstrap::EnrolmentLink>,
+    data_dir: DataDir,
+    key_created: bool,
+    node: NodeId,
+}
+
+impl Server {
+    /// Checks and prepares everything; on error nothing is left running.
+    pub async fn build(config: ValidConfig, caps: Capabilities) -> Result<Server, StartError> {
+        Self::build_with_routes(config, caps, axum::Router::new()).await
+    }
+
+    /// As [`Server::build`], with extra routes served behind the same middleware.
+    pub async fn build_with_routes(
+        config: ValidConfig,
+        caps: Capabilities,
+        extra: axum::Router,
+    ) -> Result<Server, StartError> {
+        tls::install_crypto_provider();
+        let addr = config.config.listen;
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|source| StartError::Listen { addr, source })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| StartError::Listen { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen { addr, source })?;
+
+        let file_pair = match &config.tls {
+            TlsMode::Files { cert, key } => Some(tls::load_pair(cert, key)?),
+            TlsMode::Off | TlsMode::SelfSigned => None,
+        };
+
+        let node = NodeId::generate(caps.clock.now(), caps.entropy.as_ref());
+        let options = StoreOptions {
+            max_connections: config.config.database.max_connections,
+            group_commit_max_batch: config.config.database.group_commit_max_batch,
+            ..StoreOptions::default()
+        };
+        let open_store = || async {
+            Store::open(&config.database, &options, node)
+                .await
+                .map_err(|source| StartError::Store {
+                    url: config.database.redacted(),
+                    source,
+                })
+        };
+        // PostgreSQL is reached before the disk is touched, so an unreachable server leaves
+        // nothing behind; SQLite lives in the data directory, so it opens after it.
+        let early_store = match config.database.backend() {
+            Backend::Postgres => Some(open_store().await?),
+            Backend::Sqlite => None,
+        };
+
+        let data_dir = DataDir::open(&config.config.data_dir)?;
+        let keys = data_dir.subdir("keys")?;
+        let (_master, origin) =
+            keyfile::load_or_create(&keys.join("master.key"), caps.entropy.as_ref())?;
+
+        let tls = match (&config.tls, file_pair) {
+            (_, Some((certs, key))) => Some(tls::server_config(certs, key)?),
+            (TlsMode::SelfSigned, None) => {
+                let (cert, key) = tls::self_signed_in(&data_dir.subdir("tls")?)?;
+                let (certs, key) = tls::load_pair(&cert, &key)?;
+                Some(tls::server_config(certs, key)?)
+            }
+            (TlsMode::Off | TlsMode::Files { .. }, None) => None,
+        };
+
+        let store = match early_store {
+            Some(store) => store,
+            None => open_store().await?,
+        };
+
+        // Derived from the bound address, so that port 0 (tests) gives working links.
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| crate::config::derived_public_url(tls.is_some(), local_addr));
+        let app = App {
+            store: store.clone(),
+            clock: caps.clock.clone(),
+            entropy: caps.entropy.clone(),
+            settings: AppSettings {
+                public_url,
+                enrolment_link_ttl: time::Duration::hours(i64::from(
+                    config.config.enrolment.link_ttl_hours,
+                )),
+            },
+        };
+        let first_admin_link = match galien_app::bootstrap::system_first_admin_link(&app).await {
+            Ok(link) => link,
+            Err(e) => {
+                store.close().await;
+                return Err(StartError::Bootstrap(e.to_string()));
+            }
+        };
+
+        let state = WebState {
+            app: app.clone(),
+            metrics: Arc::new(galien_web::metrics::Metrics::new(store.clone())),
+            tls: tls.is_some(),
+        };
+        let router = galien_web::router(
+            state,
+            HttpSettings {
+                request_timeout: config.request_timeout(),
+                max_body_bytes: usize::try_from(config.config.http.max_body_bytes)
+                    .unwrap_or(usize::MAX),
+            },
+            extra,
+        );
+        Ok(Server {
+            listener,
+            local_addr,
+            tls,
+            store,
+            app,
+            router,
+            grace: config.shutdown_grace(),
+            first_admin_link,
+            data_dir,
+            key_created: origin == KeyOrigin::Created,
+            node,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://…` or `https://…` of the bound address.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// The enrolment link issued by this start, if the first administrator has not enrolled.
+    pub fn first_admin_link(&self) -> Option<&galien_app::bootstrap::EnrolmentLink> {
+        self.first_admin_link.as_ref()
+    }
+
+    /// Whether this start created the data directory and the master key.
+    pub fn first_start(&self) -> bool {
+        self.data_dir.created() || self.key_created
+    }
+
+    /// The storage (tests reach the event bus through it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The use-case context.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish
+    /// (up to the grace period), flushes pending writes and closes the database.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let handle = axum_server::Handle::new();
+        let watcher = {
+            let handle = handle.clone();
+            let grace = self.grace;
+            tokio::spawn(async move {
+                shutdown.await;
+                tracing::info!(
+                    grace_secs = grace.as_secs(),
+                    "shutting down: no new connections, finishing requests"
+                );
+                handle.graceful_shutdown(Some(grace));
+            })
+        };
+        let service = self.router.into_make_service();
+        let served = match self.tls {
+            Some(config) => {
+                let rustls = axum_server::tls_rustls::RustlsConfig::from_config(config);
+                match axum_server::from_tcp_rustls(self.listener, rustls) {
+                    Ok(server) => server.handle(handle).serve(service).await,
+                    Err(e) => Err(e),
+                }
+            }
+            None => match axum_server::from_tcp(self.listener) {
+                Ok(server) => server.handle(handle).serve(service).await,
+                Err(e) => Err(e),
+            },
+        };
+        watcher.abort();
+        self.store.close().await;
+        tracing::info!("stopped; pending writes flushed");
+        drop(self.data_dir);
+        served.map_err(StartError::Serve)
+    }
+}
