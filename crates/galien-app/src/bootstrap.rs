@@ -34,6 +34,7 @@ async fn issue(app: &App, purpose: TokenPurpose) -> Result<EnrolmentLink, AppErr
             id: galien_core::ids::UserId::generate(now, app.entropy.as_ref()).as_uuid(),
             digest: token.digest(),
             purpose,
+            user: None,
             created_at: now,
             expires_at,
         })
@@ -51,6 +52,8 @@ pub struct ValidLink {
     pub purpose: TokenPurpose,
     /// When it stops working.
     pub expires_at: OffsetDateTime,
+    /// The invited account (invitations only).
+    pub user: Option<galien_core::ids::UserId>,
 }
 
 /// Checks a link without using it: valid, or the precise reason it is not.
@@ -95,6 +98,7 @@ fn classify(t: &EnrolmentToken, now: OffsetDateTime) -> Result<ValidLink, AppErr
         Ok(ValidLink {
             purpose: t.purpose,
             expires_at: t.expires_at,
+            user: t.user,
         })
     }
 }

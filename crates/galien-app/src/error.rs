@@ -1,7 +1,9 @@
 //! The application layer's error: a stable [`ErrorCode`] for people, and the cause for the log.
 
 use galien_core::ErrorCode;
+use galien_crypto::password::PasswordRejection;
 use galien_store::StoreError;
+use time::OffsetDateTime;
 
 /// A use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +11,12 @@ pub enum AppError {
     /// An expected refusal, fully described by its code.
     #[error("{0}")]
     Refused(ErrorCode),
+    /// The password breaks the policy; every reason is listed for the person (AUTH-3).
+    #[error("password refused: {}", .0.iter().map(|r| r.code()).collect::<Vec<_>>().join(", "))]
+    Password(Vec<PasswordRejection>),
+    /// Too many failures: locked until the given time (AUTH-5).
+    #[error("locked until {0}")]
+    Locked(OffsetDateTime),
     /// Storage failed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
@@ -19,12 +27,20 @@ impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AppError::Refused(code) => *code,
+            AppError::Password(_) => ErrorCode::WeakPassword,
+            AppError::Locked(_) => ErrorCode::Locked,
             AppError::Store(StoreError::NotFound) => ErrorCode::NotFound,
             AppError::Store(StoreError::Unavailable(_) | StoreError::Closed) => {
                 ErrorCode::Unavailable
             }
             AppError::Store(_) => ErrorCode::Internal,
         }
+    }
+}
+
+impl From<ErrorCode> for AppError {
+    fn from(code: ErrorCode) -> Self {
+        AppError::Refused(code)
     }
 }
 

@@ -1,12 +1,18 @@
-//! Galien's use cases. Each module is one capability (bootstrap, and later identity, the acts,
+//! Galien's use cases. Each module is one capability (bootstrap, identity, and later the acts and
 //! compliance); handlers in `galien-web` and the CLI call these functions and nothing below them.
 
 pub mod bootstrap;
+pub mod context;
 pub mod error;
+pub mod identity;
+pub mod keys;
+pub mod trace;
 
+pub use context::RequestContext;
 pub use error::AppError;
 
 use galien_core::{Clock, Entropy};
+use galien_crypto::password::PasswordHasher;
 use galien_store::Store;
 use std::sync::Arc;
 use time::Duration;
@@ -19,9 +25,41 @@ pub struct AppSettings {
     pub public_url: String,
     /// How long an enrolment link stays valid.
     pub enrolment_link_ttl: Duration,
+    /// Sessions and sign-in protection.
+    pub auth: AuthSettings,
 }
 
-/// Everything a use case may touch: storage, time, randomness, settings.
+/// Sessions (AUTH-7) and brute-force protection (AUTH-5).
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// A session unused this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, whatever happens.
+    pub absolute_timeout: Duration,
+    /// A second factor entered within this window counts as fresh for sensitive actions.
+    pub step_up_window: Duration,
+    /// Failures within `lock_window` that lock an account (or an address, times 3).
+    pub lock_threshold: u32,
+    /// The window in which failures count, and how long a lock lasts.
+    pub lock_window: Duration,
+    /// First delay added to a failed attempt after 3 failures; doubles each time, at most 8 s.
+    pub failure_delay: std::time::Duration,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::minutes(15),
+            absolute_timeout: Duration::hours(12),
+            step_up_window: Duration::minutes(5),
+            lock_threshold: 10,
+            lock_window: Duration::minutes(15),
+            failure_delay: std::time::Duration::from_millis(500),
+        }
+    }
+}
+
+/// Everything a use case may touch: storage, time, randomness, keys, settings.
 #[derive(Debug, Clone)]
 pub struct App {
     /// Persistence (health data only through a Permit, once the access gate exists).
@@ -30,6 +68,10 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// The injected randomness.
     pub entropy: Arc<dyn Entropy>,
+    /// Purpose-bound keys derived from the master key.
+    pub keys: Arc<keys::AppKeys>,
+    /// Argon2id with the installation's pepper.
+    pub hasher: Arc<PasswordHasher>,
     /// Settings.
     pub settings: AppSettings,
 }

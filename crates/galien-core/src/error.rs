@@ -105,6 +105,74 @@ error_codes! {
     EnrolmentLinkUsed = "ENROL-LINK-USED", Gone,
         fr: "Ce lien d'enrôlement a déjà été utilisé.",
         en: "This enrolment link has already been used.";
+    /// A form field is missing or malformed (the page says which).
+    FormInvalid = "REQ-FORM-INVALID", BadInput,
+        fr: "Certains champs du formulaire sont à corriger.",
+        en: "Some fields of the form need correcting.";
+    /// The e-mail address is malformed.
+    EmailInvalid = "REQ-EMAIL-INVALID", BadInput,
+        fr: "Cette adresse e-mail n'est pas valide (exemple : prenom.nom@hopital.fr).",
+        en: "This e-mail address is not valid (example: first.last@hospital.fr).";
+    /// A name is required.
+    NameRequired = "REQ-NAME-REQUIRED", BadInput,
+        fr: "Indiquez le nom et le prénom (200 caractères au plus).",
+        en: "Enter the full name (at most 200 characters).";
+    /// The RPPS or ADELI number is malformed or missing for a health professional.
+    ProfessionalIdInvalid = "REQ-RPPS-INVALID", BadInput,
+        fr: "Numéro RPPS (11 chiffres) ou ADELI (9 chiffres) invalide ; il est obligatoire pour un professionnel de santé.",
+        en: "Invalid RPPS (11 digits) or ADELI (9 digits) number; it is required for a health professional.";
+    /// The form did not come from a Galien page of this session (CSRF).
+    CsrfInvalid = "CSRF-INVALID", Forbidden,
+        fr: "Ce formulaire a expiré ou ne provient pas de Galien. Rechargez la page et recommencez.",
+        en: "This form has expired or did not come from Galien. Reload the page and try again.";
+    /// Wrong e-mail or password (the same answer whether the account exists or not).
+    BadCredentials = "AUTH-BAD-CREDENTIALS", Unauthenticated,
+        fr: "Adresse e-mail ou mot de passe incorrect.",
+        en: "Wrong e-mail address or password.";
+    /// Too many failures: temporarily locked.
+    Locked = "AUTH-LOCKED", TooMany,
+        fr: "Trop de tentatives échouées : l'accès est temporairement bloqué. Réessayez plus tard ; l'équipe sécurité a été informée.",
+        en: "Too many failed attempts: access is temporarily blocked. Try again later; the security team has been told.";
+    /// The TOTP code is wrong.
+    TotpInvalid = "AUTH-TOTP-INVALID", Unauthenticated,
+        fr: "Ce code n'est pas valide. Vérifiez l'heure de votre téléphone et saisissez le code affiché.",
+        en: "This code is not valid. Check your phone's clock and enter the code shown.";
+    /// The TOTP code was already used (AUTH-6).
+    TotpReplayed = "AUTH-TOTP-REPLAYED", Unauthenticated,
+        fr: "Ce code a déjà été utilisé. Attendez le code suivant de votre application. Si vous ne l'avez pas saisi vous-même, prévenez votre administrateur.",
+        en: "This code has already been used. Wait for the next code. If you did not enter it yourself, tell your administrator.";
+    /// The recovery code is wrong or already used.
+    RecoveryCodeInvalid = "AUTH-RECOVERY-INVALID", Unauthenticated,
+        fr: "Ce code de secours n'est pas valide ou a déjà servi.",
+        en: "This recovery code is not valid or has already been used.";
+    /// The session ended (idle, absolute limit, logout, ended elsewhere).
+    SessionExpired = "AUTH-SESSION-EXPIRED", Unauthenticated,
+        fr: "Votre session a expiré. Identifiez-vous à nouveau.",
+        en: "Your session has expired. Please sign in again.";
+    /// The action needs a second factor entered just now (step-up).
+    StepUpRequired = "AUTH-STEP-UP", Forbidden,
+        fr: "Pour cette action, confirmez votre identité avec votre second facteur.",
+        en: "For this action, confirm your identity with your second factor.";
+    /// Two factors are needed first (AUTH-2).
+    SecondFactorRequired = "AUTH-FACTOR-REQUIRED", Forbidden,
+        fr: "Cette page demande une authentification forte : terminez d'abord la vérification en deux étapes.",
+        en: "This page needs strong authentication: finish two-step verification first.";
+    /// The account is suspended or deactivated.
+    AccountDisabled = "AUTH-ACCOUNT-DISABLED", Forbidden,
+        fr: "Ce compte est suspendu ou fermé. Contactez votre administrateur.",
+        en: "This account is suspended or closed. Contact your administrator.";
+    /// The e-mail address already belongs to an account (AUTH-1).
+    EmailTaken = "AUTH-EMAIL-TAKEN", Conflict,
+        fr: "Un compte existe déjà avec cette adresse e-mail : un compte est strictement personnel.",
+        en: "An account already uses this e-mail address: accounts are strictly personal.";
+    /// The RPPS/ADELI number already belongs to an account (AUTH-1).
+    ProfessionalIdTaken = "AUTH-RPPS-TAKEN", Conflict,
+        fr: "Un compte existe déjà pour ce numéro RPPS ou ADELI : un compte est strictement personnel.",
+        en: "An account already exists for this RPPS or ADELI number: accounts are strictly personal.";
+    /// The password does not meet the policy (the page lists why).
+    WeakPassword = "AUTH-WEAK-PASSWORD", BadInput,
+        fr: "Ce mot de passe ne convient pas.",
+        en: "This password cannot be used.";
     /// The database does not answer.
     Unavailable = "SRV-UNAVAILABLE", Unavailable,
         fr: "Le service est momentanément indisponible ; rien n'a été modifié. Réessayez dans un instant.",

@@ -54,6 +54,10 @@ uuid_id! {
     UserId,
     /// A request, carried through logs and traces.
     RequestId,
+    /// A patient's record.
+    PatientId,
+    /// One record of the audit trail.
+    AuditEventId,
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 //! Time and randomness are *capabilities* ([`Clock`], [`Entropy`]) handed to the code that needs
 //! them, so tests can move time and replay randomness (CONVENTIONS 11).
 
+pub mod audit;
 pub mod clock;
 pub mod entropy;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod lang;
 

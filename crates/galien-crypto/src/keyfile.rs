@@ -68,6 +68,21 @@ pub enum KeyOrigin {
     Created,
 }
 
+/// Loads an existing key; a missing file is an error (operator tools must never mint a new master key).
+pub fn load(path: &Path) -> Result<MasterKey, KeyFileError> {
+    if !path.exists() {
+        return Err(KeyFileError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "master key not found; restore it from your backup",
+            ),
+        });
+    }
+    // The file exists, so load_or_create only loads; no entropy is drawn.
+    load_or_create(path, &galien_core::OsEntropy).map(|(k, _)| k)
+}
+
 /// Loads the key at `path`, or creates it (mode 0600, written then synced) if it does not exist.
 pub fn load_or_create(
     path: &Path,

@@ -5,8 +5,10 @@
 //! (`tests/conformance.rs`).
 #![forbid(unsafe_code)]
 
+mod audit;
 mod bus;
 mod error;
+mod identity;
 mod migrate;
 mod postgres;
 mod sqlite;
@@ -21,8 +23,13 @@ use galien_core::ids::{InstanceId, NodeId};
 use galien_crypto::token::TokenDigest;
 use time::OffsetDateTime;
 
+pub use audit::{AuditFilter, AuditProblem, ProblemKind, StoredAuditEvent, VerifyReport};
 pub use bus::{Event, EventBus, MAX_EVENT_BYTES, PG_CHANNEL};
 pub use error::{ConsumeError, StoreError};
+pub use identity::{
+    AcceptError, AccessToken, CreateUserError, MachineClient, NewAccessToken, NewMachineClient,
+    NewSession, NewUser, NewWebauthnCredential, Session, TotpCredential, User, WebauthnCredential,
+};
 pub use tokens::{EnrolmentToken, NewEnrolmentToken, TokenPurpose};
 pub use url::{DatabaseUrl, DatabaseUrlError};
 
@@ -190,8 +197,8 @@ impl Store {
     }
 
     /// Issues an enrolment token. In one transaction: every earlier unused, unrevoked token of the same
-    /// purpose is revoked (at `t.created_at`), then the new one is stored. A duplicate digest or id is
-    /// [`StoreError::Conflict`].
+    /// purpose and the same user (`None`: the first-administrator tokens) is revoked (at `t.created_at`),
+    /// then the new one is stored. A duplicate digest or id is [`StoreError::Conflict`].
     pub async fn system_issue_enrolment_token(
         &self,
         t: NewEnrolmentToken,

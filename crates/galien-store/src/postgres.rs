@@ -150,20 +150,27 @@ impl PgStore {
         let p = NewTokenParams::from(&t)?;
         self.write(move |conn| {
             Box::pin(async move {
-                // Serialise issuers of one purpose, so that two concurrent issues cannot both stay open.
+                // Serialise issuers of one purpose and user, so that two concurrent issues cannot both
+                // stay open.
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                    .bind(format!("galien.enrolment_tokens.{}", p.purpose))
+                    .bind(format!(
+                        "galien.enrolment_tokens.{}.{}",
+                        p.purpose,
+                        p.user.map(|u| u.to_string()).unwrap_or_default()
+                    ))
                     .execute(&mut *conn)
                     .await?;
                 sqlx::query(tokens::REVOKE_OPEN)
                     .bind(p.created_at)
                     .bind(p.purpose)
+                    .bind(p.user)
                     .execute(&mut *conn)
                     .await?;
                 sqlx::query(tokens::INSERT)
                     .bind(p.id)
                     .bind(p.digest)
                     .bind(p.purpose)
+                    .bind(p.user)
                     .bind(p.created_at)
                     .bind(p.expires_at)
                     .execute(&mut *conn)

@@ -1,6 +1,7 @@
 //! Enrolment links: single-use tokens (the first administrator now, invitations later). Only the token's
 //! SHA-256 digest is stored. SQL text here is shared by both dialects.
 
+use galien_core::ids::UserId;
 use galien_crypto::token::TokenDigest;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -44,6 +45,8 @@ pub struct NewEnrolmentToken {
     pub digest: TokenDigest,
     /// What it is for.
     pub purpose: TokenPurpose,
+    /// The account an invitation enrols; `None` for first-administrator tokens.
+    pub user: Option<UserId>,
     /// When it was issued.
     pub created_at: OffsetDateTime,
     /// When it stops working.
@@ -57,6 +60,8 @@ pub struct EnrolmentToken {
     pub id: Uuid,
     /// What it is for.
     pub purpose: TokenPurpose,
+    /// The account an invitation enrols; `None` for first-administrator tokens.
+    pub user: Option<UserId>,
     /// When it was issued.
     pub created_at: OffsetDateTime,
     /// When it stops working.
@@ -67,15 +72,27 @@ pub struct EnrolmentToken {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-/// `(id, purpose, created_at, expires_at, used_at, revoked_at)` as read from either backend.
-pub(crate) type TokenRow = (Uuid, String, i64, i64, Option<i64>, Option<i64>);
+/// `(id, purpose, user_id, created_at, expires_at, used_at, revoked_at)` as read from either backend.
+pub(crate) type TokenRow = (
+    Uuid,
+    String,
+    Option<Uuid>,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
 
-pub(crate) const REVOKE_OPEN: &str = "UPDATE enrolment_tokens SET revoked_at = $1 WHERE purpose = $2 AND used_at IS NULL AND revoked_at IS NULL";
-pub(crate) const INSERT: &str = "INSERT INTO enrolment_tokens (id, digest, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
-pub(crate) const SELECT_BY_DIGEST: &str = "SELECT id, purpose, created_at, expires_at, used_at, revoked_at FROM enrolment_tokens WHERE digest = $1";
+/// Revokes the open tokens of one purpose AND one user (`$3`; NULL: the user-less first-administrator
+/// tokens), so that re-inviting one person never voids another person's invitation.
+pub(crate) const REVOKE_OPEN: &str = "UPDATE enrolment_tokens SET revoked_at = $1 \
+     WHERE purpose = $2 AND ((user_id IS NULL AND $3 IS NULL) OR user_id = $3) \
+     AND used_at IS NULL AND revoked_at IS NULL";
+pub(crate) const INSERT: &str = "INSERT INTO enrolment_tokens (id, digest, purpose, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const SELECT_BY_DIGEST: &str = "SELECT id, purpose, user_id, created_at, expires_at, used_at, revoked_at FROM enrolment_tokens WHERE digest = $1";
 pub(crate) const CONSUME: &str = "UPDATE enrolment_tokens SET used_at = $2 \
      WHERE digest = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
-     RETURNING id, purpose, created_at, expires_at, used_at, revoked_at";
+     RETURNING id, purpose, user_id, created_at, expires_at, used_at, revoked_at";
 pub(crate) const BOOTSTRAP_COMPLETED: &str = "SELECT COUNT(*) FROM enrolment_tokens WHERE purpose = 'first_administrator' AND used_at IS NOT NULL";
 
 /// Microseconds since the Unix epoch (UTC); sub-microsecond precision is dropped.
@@ -95,6 +112,7 @@ pub(crate) struct NewTokenParams {
     pub id: Uuid,
     pub digest: Vec<u8>,
     pub purpose: &'static str,
+    pub user: Option<Uuid>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -105,6 +123,7 @@ impl NewTokenParams {
             id: t.id,
             digest: t.digest.as_bytes().to_vec(),
             purpose: t.purpose.as_str(),
+            user: t.user.map(|u| u.as_uuid()),
             created_at: to_micros(t.created_at)?,
             expires_at: to_micros(t.expires_at)?,
         })
@@ -112,12 +131,13 @@ impl NewTokenParams {
 }
 
 pub(crate) fn from_row(row: TokenRow) -> Result<EnrolmentToken, StoreError> {
-    let (id, purpose, created_at, expires_at, used_at, revoked_at) = row;
+    let (id, purpose, user, created_at, expires_at, used_at, revoked_at) = row;
     Ok(EnrolmentToken {
         id,
         purpose: TokenPurpose::from_stored(&purpose).ok_or_else(|| {
             StoreError::Other("unknown enrolment token purpose in database".into())
         })?,
+        user: user.map(UserId::from_uuid),
         created_at: from_micros(created_at)?,
         expires_at: from_micros(expires_at)?,
         used_at: used_at.map(from_micros).transpose()?,

@@ -125,6 +125,7 @@ fn new_token(purpose: TokenPurpose, created_at: OffsetDateTime) -> NewEnrolmentT
         id: Uuid::new_v4(),
         digest: digest(),
         purpose,
+        user: None,
         created_at,
         expires_at: created_at + Duration::from_secs(3600),
     }
@@ -194,6 +195,7 @@ async fn issuing_a_token_revokes_the_previous_unused_one_of_the_same_purpose(ctx
         EnrolmentToken {
             id: b.id,
             purpose: TokenPurpose::FirstAdministrator,
+            user: None,
             created_at: b.created_at,
             expires_at: b.expires_at,
             used_at: None,

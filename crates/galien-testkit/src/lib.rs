@@ -4,6 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod browser;
+pub mod oidc;
+pub mod people;
+
 use galien::config::{self, Flags, ValidConfig};
 use galien::{Capabilities, Server};
 use galien_core::Clock;
@@ -120,6 +124,17 @@ impl TestServer {
                     "database_url",
                     toml::Value::String(format!("sqlite://{}", path.display())),
                 ));
+            }
+        }
+        // Fast, still real, Argon2id and no artificial delay: tests run many sign-ins. Locks
+        // still apply; tests may override any of these.
+        for (key, value) in [
+            ("auth.argon2_memory_kib", toml::Value::Integer(1024)),
+            ("auth.argon2_iterations", toml::Value::Integer(1)),
+            ("auth.failure_delay_ms", toml::Value::Integer(0)),
+        ] {
+            if !options.settings.iter().any(|(k, _)| *k == key) {
+                flags.0.push(("(test)", key, value));
             }
         }
         for (key, value) in options.settings {

@@ -1,7 +1,7 @@
 //! The one mapping from error codes to HTTP (CONVENTIONS 7). Every error response carries the
 //! stable code, a message in the person's language and the request id; never a stack, SQL or secret.
 
-use crate::i18n::{Chrome, UiLang, chrome};
+use crate::i18n::UiLang;
 use crate::observe::current_request_id;
 use askama::Template;
 use axum::BoxError;
@@ -72,9 +72,7 @@ pub struct PageError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorTemplate<'a> {
-    lang: Lang,
-    chrome: &'a Chrome,
-    here: &'a str,
+    frame: crate::pages::Frame,
     heading: &'a str,
     message: &'a str,
     code: &'a str,
@@ -101,9 +99,7 @@ impl IntoResponse for PageError {
             ),
         };
         let page = ErrorTemplate {
-            lang: self.lang,
-            chrome: chrome(self.lang),
-            here: "/",
+            frame: crate::pages::frame(self.lang, "/", None),
             heading,
             message: self.code.message(self.lang),
             code: self.code.as_str(),

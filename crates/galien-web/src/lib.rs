@@ -4,6 +4,8 @@
 //! authentication layer (CONVENTIONS 5) so a route mounted in the wrong place fails closed.
 
 pub mod assets;
+pub mod auth;
+pub mod csrf;
 pub mod errors;
 pub mod headers;
 pub mod health;
@@ -11,11 +13,12 @@ pub mod i18n;
 pub mod metrics;
 pub mod observe;
 pub mod pages;
+pub mod texts;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use galien_app::App;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +59,36 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
     let tls = state.tls;
     let routes = Router::new()
         .route("/", get(pages::home::show))
-        .route("/enrol/{token}", get(pages::enrol::show))
+        .route(
+            "/enrol/{token}",
+            get(pages::enrol::show).post(pages::enrol::submit),
+        )
+        .route("/login", get(pages::login::show).post(pages::login::submit))
+        .route(
+            "/login/factor",
+            get(pages::login::factor).post(pages::login::factor_submit),
+        )
+        .route("/login/recovery", post(pages::login::recovery_submit))
+        .route("/logout", post(pages::login::logout))
+        .route("/account", get(pages::account::show))
+        .route(
+            "/account/totp",
+            get(pages::account::totp_show).post(pages::account::totp_submit),
+        )
+        .route("/account/sessions/end", post(pages::account::end_session))
+        .route(
+            "/account/sessions/end-others",
+            post(pages::account::end_others),
+        )
+        .route(
+            "/account/step-up",
+            get(pages::account::step_up).post(pages::account::step_up_submit),
+        )
+        .route(
+            "/admin/users",
+            get(pages::admin::show).post(pages::admin::invite),
+        )
+        .route("/admin/users/{id}/{action}", post(pages::admin::act))
         .route("/lang/{code}", get(i18n::switch))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

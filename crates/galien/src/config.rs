@@ -33,6 +33,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Enrolment links.
     pub enrolment: EnrolmentConfig,
+    /// Sessions and sign-in protection.
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -47,6 +49,44 @@ impl Default for Config {
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             enrolment: EnrolmentConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// `[auth]` (AUTH-5, AUTH-7)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Minutes of inactivity that end a session (1–120).
+    pub idle_timeout_mins: u32,
+    /// Hours after which a session ends whatever happens (1–24).
+    pub absolute_timeout_hours: u32,
+    /// Minutes a freshly entered second factor counts for sensitive actions (1–30).
+    pub step_up_mins: u32,
+    /// Failures within the lock window that lock an account (3–100; an address: three times as many).
+    pub lock_threshold: u32,
+    /// Minutes in which failures count, and how long a lock lasts (1–1440).
+    pub lock_minutes: u32,
+    /// First delay, in milliseconds, added to failed attempts after the third (0–2000; doubles each time, at most 8 s).
+    pub failure_delay_ms: u32,
+    /// Argon2id memory in KiB (19456 = OWASP minimum; 1024–1048576).
+    pub argon2_memory_kib: u32,
+    /// Argon2id passes (1–10).
+    pub argon2_iterations: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout_mins: 15,
+            absolute_timeout_hours: 12,
+            step_up_mins: 5,
+            lock_threshold: 10,
+            lock_minutes: 15,
+            failure_delay_ms: 500,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
         }
     }
 }
@@ -166,6 +206,14 @@ pub const KEYS: &[&str] = &[
     "database.max_connections",
     "database.group_commit_max_batch",
     "enrolment.link_ttl_hours",
+    "auth.idle_timeout_mins",
+    "auth.absolute_timeout_hours",
+    "auth.step_up_mins",
+    "auth.lock_threshold",
+    "auth.lock_minutes",
+    "auth.failure_delay_ms",
+    "auth.argon2_memory_kib",
+    "auth.argon2_iterations",
 ];
 
 /// Environment variables with the `GALIEN_` prefix that are not configuration keys.
@@ -386,6 +434,16 @@ fn fix_for(key: &str) -> String {
         "database.max_connections" => "give a number between 1 and 1000".into(),
         "database.group_commit_max_batch" => "give a number between 1 and 10000".into(),
         "enrolment.link_ttl_hours" => "give a number of hours between 1 and 168".into(),
+        "auth.idle_timeout_mins" => "give a number of minutes between 1 and 120".into(),
+        "auth.absolute_timeout_hours" => "give a number of hours between 1 and 24".into(),
+        "auth.step_up_mins" => "give a number of minutes between 1 and 30".into(),
+        "auth.lock_threshold" => "give a number of failures between 3 and 100".into(),
+        "auth.lock_minutes" => "give a number of minutes between 1 and 1440".into(),
+        "auth.failure_delay_ms" => "give a number of milliseconds between 0 and 2000".into(),
+        "auth.argon2_memory_kib" => {
+            "give a memory size in KiB between 1024 and 1048576 (OWASP: at least 19456)".into()
+        }
+        "auth.argon2_iterations" => "give a number of passes between 1 and 10".into(),
         _ => "see README, Configuration".into(),
     }
 }
@@ -556,6 +614,19 @@ pub fn derived_public_url(tls: bool, bound: SocketAddr) -> String {
 }
 
 impl ValidConfig {
+    /// Session and sign-in settings for the use cases.
+    pub fn auth_settings(&self) -> galien_app::AuthSettings {
+        let a = &self.config.auth;
+        galien_app::AuthSettings {
+            idle_timeout: time::Duration::minutes(i64::from(a.idle_timeout_mins)),
+            absolute_timeout: time::Duration::hours(i64::from(a.absolute_timeout_hours)),
+            step_up_window: time::Duration::minutes(i64::from(a.step_up_mins)),
+            lock_threshold: a.lock_threshold,
+            lock_window: time::Duration::minutes(i64::from(a.lock_minutes)),
+            failure_delay: Duration::from_millis(u64::from(a.failure_delay_ms)),
+        }
+    }
+
     /// The request timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.config.http.request_timeout_secs)

@@ -1,6 +1,7 @@
 //! The Galien node as a library: configuration, start-up and the serving loop. `main.rs` is the
 //! command line around it; `galien-testkit` starts the same node in tests.
 
+pub mod audit_cli;
 pub mod config;
 pub mod datadir;
 pub mod secret;

@@ -30,6 +30,9 @@ enum Command {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Journal d'audit / audit trail: verify, checkpoint.
+    #[command(subcommand)]
+    Audit(galien::audit_cli::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +139,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Admin(AdminCommand::EnrolLink(args)) => enrol_link(args).await,
             Command::Config(ConfigCommand::Check(args)) => check(args),
+            Command::Audit(command) => galien::audit_cli::run(command).await,
         }
     })
 }
@@ -216,16 +220,14 @@ async fn enrol_link(args: CommonArgs) -> ExitCode {
     let public_url = config.public_url.clone().unwrap_or_else(|| {
         config::derived_public_url(config.tls != config::TlsMode::Off, config.config.listen)
     });
-    let app = galien_app::App {
-        store: store.clone(),
-        clock: caps.clock,
-        entropy: caps.entropy,
-        settings: galien_app::AppSettings {
-            public_url,
-            enrolment_link_ttl: time::Duration::hours(i64::from(
-                config.config.enrolment.link_ttl_hours,
-            )),
-        },
+    let master_path = config.config.data_dir.join("keys/master.key");
+    let master = match galien_crypto::keyfile::load(&master_path) {
+        Ok(m) => m,
+        Err(e) => return fail(1, &e.to_string()),
+    };
+    let app = match galien::startup::make_app(&config, &caps, store.clone(), &master, public_url) {
+        Ok(app) => app,
+        Err(e) => return fail(1, &e.to_string()),
     };
     let result = galien_app::bootstrap::system_first_admin_link(&app).await;
     store.close().await;

@@ -68,9 +68,44 @@ pub enum StartError {
     /// Bootstrap.
     #[error("first start: {0}")]
     Bootstrap(String),
+    /// Password hashing parameters refused.
+    #[error("auth.argon2_*: {0}")]
+    Hasher(String),
     /// The server failed while running.
     #[error("server: {0}")]
     Serve(std::io::Error),
+}
+
+/// The use-case context: storage, capabilities, keys derived from the master key, settings.
+pub fn make_app(
+    config: &ValidConfig,
+    caps: &Capabilities,
+    store: Store,
+    master: &galien_crypto::keyfile::MasterKey,
+    public_url: String,
+) -> Result<App, StartError> {
+    let keys = galien_app::keys::AppKeys::derive(master);
+    let params = galien_crypto::password::HashParams {
+        memory_kib: config.config.auth.argon2_memory_kib,
+        iterations: config.config.auth.argon2_iterations,
+        parallelism: 1,
+    };
+    let hasher = galien_crypto::password::PasswordHasher::new(Some(*keys.pepper), params)
+        .map_err(|e| StartError::Hasher(e.to_string()))?;
+    Ok(App {
+        store,
+        clock: caps.clock.clone(),
+        entropy: caps.entropy.clone(),
+        keys: Arc::new(keys),
+        hasher: Arc::new(hasher),
+        settings: AppSettings {
+            public_url,
+            enrolment_link_ttl: time::Duration::hours(i64::from(
+                config.config.enrolment.link_ttl_hours,
+            )),
+            auth: config.auth_settings(),
+        },
+    })
 }
 
 /// A node ready to serve.
@@ -140,7 +175,7 @@ impl Server {
 
         let data_dir = DataDir::open(&config.config.data_dir)?;
         let keys = data_dir.subdir("keys")?;
-        let (_master, origin) =
+        let (master, origin) =
             keyfile::load_or_create(&keys.join("master.key"), caps.entropy.as_ref())?;
 
         let tls = match (&config.tls, file_pair) {
@@ -163,17 +198,7 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| crate::config::derived_public_url(tls.is_some(), local_addr));
-        let app = App {
-            store: store.clone(),
-            clock: caps.clock.clone(),
-            entropy: caps.entropy.clone(),
-            settings: AppSettings {
-                public_url,
-                enrolment_link_ttl: time::Duration::hours(i64::from(
-                    config.config.enrolment.link_ttl_hours,
-                )),
-            },
-        };
+        let app = make_app(&config, &caps, store.clone(), &master, public_url)?;
         let first_admin_link = match galien_app::bootstrap::system_first_admin_link(&app).await {
             Ok(link) => link,
             Err(e) => {
@@ -266,7 +291,9 @@ impl Server {
                 handle.graceful_shutdown(Some(grace));
             })
         };
-        let service = self.router.into_make_service();
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
         let served = match self.tls {
             Some(config) => {
                 let rustls = axum_server::tls_rustls::RustlsConfig::from_config(config);

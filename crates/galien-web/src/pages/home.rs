@@ -1,8 +1,10 @@
 //! `GET /`: what this installation is, and whether it still awaits its first administrator.
 
 use crate::WebState;
+use crate::auth::Ctx;
 use crate::errors::PageError;
-use crate::i18n::{Chrome, UiLang, chrome};
+use crate::i18n::UiLang;
+use crate::pages::{Frame, frame};
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
@@ -101,9 +103,7 @@ const EN: Texts = Texts {
 #[template(path = "home.html")]
 /// The home page.
 pub struct HomePage {
-    lang: Lang,
-    chrome: &'static Chrome,
-    here: &'static str,
+    frame: Frame,
     t: &'static Texts,
     bootstrap_completed: bool,
 }
@@ -112,7 +112,25 @@ pub struct HomePage {
 pub async fn show(
     State(state): State<WebState>,
     UiLang(lang): UiLang,
+    headers: axum::http::HeaderMap,
+    Ctx(ctx): Ctx,
 ) -> Result<HomePage, PageError> {
+    // The home page is public; it greets a signed-in person without requiring a session.
+    let raw = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';')
+                .find_map(|c| c.trim().strip_prefix("galien_session="))
+        })
+        .map(str::to_owned);
+    let current = match raw {
+        Some(raw) => galien_app::identity::session::resolve(&state.app, &ctx, &raw)
+            .await
+            .ok(),
+        None => None,
+    };
     let bootstrap_completed = galien_app::bootstrap::completed(&state.app)
         .await
         .map_err(|e| PageError {
@@ -120,9 +138,7 @@ pub async fn show(
             lang,
         })?;
     Ok(HomePage {
-        lang,
-        chrome: chrome(lang),
-        here: "/",
+        frame: frame(lang, "/", current.as_ref()),
         t: match lang {
             Lang::Fr => &FR,
             Lang::En => &EN,

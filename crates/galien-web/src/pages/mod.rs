@@ -1,13 +1,106 @@
-//! Server-rendered pages, one module per page. Strings live beside each page, French first.
+//! Server-rendered pages, one module per page or flow. Texts come from [`crate::texts`].
 
+pub mod account;
+pub mod admin;
 pub mod enrol;
 pub mod home;
+pub mod login;
 
-/// Formats an instant for people: `28/11/2026 17:40 UTC` in French, `2026-11-28 17:40 UTC` in English.
-pub fn human_time(at: time::OffsetDateTime, lang: galien_core::Lang) -> String {
+use crate::errors::status_for;
+use crate::i18n::{Chrome, chrome};
+use crate::texts::T;
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use galien_app::AppError;
+use galien_app::identity::session::Current;
+use galien_core::Lang;
+
+/// What every page's frame shows.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The page language.
+    pub lang: Lang,
+    /// Header and footer strings.
+    pub chrome: &'static Chrome,
+    /// This page's path (for the language switch and form actions).
+    pub here: String,
+    /// The signed-in person, if any.
+    pub nav: Option<Nav>,
+    /// The text catalogue.
+    pub t: T,
+}
+
+/// The signed-in person in the header.
+#[derive(Debug, Clone)]
+pub struct Nav {
+    /// Display name.
+    pub name: String,
+    /// The session's CSRF token (for the sign-out form).
+    pub csrf: String,
+    /// Shows the administration link.
+    pub is_admin: bool,
+    /// Two factors done.
+    pub strong: bool,
+}
+
+/// Builds the frame of a page.
+pub fn frame(lang: Lang, here: impl Into<String>, current: Option<&Current>) -> Frame {
+    Frame {
+        lang,
+        chrome: chrome(lang),
+        here: here.into(),
+        nav: current.map(|c| Nav {
+            name: c.user.display_name.clone(),
+            csrf: c.csrf_token(),
+            is_admin: c.user.role == galien_core::identity::Role::Administrateur,
+            strong: c.is_strong(),
+        }),
+        t: T { lang },
+    }
+}
+
+/// Messages for a person from a refusal (every password rule broken is listed).
+pub fn messages(e: &AppError, lang: Lang) -> Vec<String> {
+    match e {
+        AppError::Password(rejections) => {
+            let mut out = vec![e.code().message(lang).to_owned()];
+            out.extend(rejections.iter().map(|r| r.message(lang)));
+            out
+        }
+        AppError::Store(err) => {
+            tracing::error!(error = %err, "storage failed while serving a form");
+            vec![e.code().message(lang).to_owned()]
+        }
+        _ => vec![e.code().message(lang).to_owned()],
+    }
+}
+
+/// The status a page re-shown after `e` answers with.
+pub fn status_of(e: &AppError) -> StatusCode {
+    status_for(e.code().class())
+}
+
+/// Renders a template with a status.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            crate::errors::PageError {
+                code: galien_core::ErrorCode::Internal,
+                lang: Lang::Fr,
+            }
+            .into_response()
+        }
+    }
+}
+
+/// Formats an instant for people: `28/11/2026 à 17:40 UTC` in French, `2026-11-28 17:40 UTC` in English.
+pub fn human_time(at: time::OffsetDateTime, lang: Lang) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     match lang {
-        galien_core::Lang::Fr => format!(
+        Lang::Fr => format!(
             "{:02}/{:02}/{} à {:02}:{:02} UTC",
             at.day(),
             u8::from(at.month()),
@@ -15,7 +108,7 @@ pub fn human_time(at: time::OffsetDateTime, lang: galien_core::Lang) -> String {
             at.hour(),
             at.minute()
         ),
-        galien_core::Lang::En => format!(
+        Lang::En => format!(
             "{}-{:02}-{:02} {:02}:{:02} UTC",
             at.year(),
             u8::from(at.month()),

@@ -1,0 +1,143 @@
+//! The audit trail's SQL, written once and instantiated for each dialect by [`audit_dialect!`]: the
+//! text is shared (both engines accept `$n` parameters), only the connection type and the chain lock
+//! differ.
+
+/// `(seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash)`.
+pub(crate) type RecordRow = (
+    i64,
+    uuid::Uuid,
+    i64,
+    Option<uuid::Uuid>,
+    String,
+    String,
+    Option<uuid::Uuid>,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+);
+
+/// `(size, root, at, signature, key_id, frontier)`.
+pub(crate) type CheckpointRow = (i64, Vec<u8>, i64, Vec<u8>, String, Vec<u8>);
+
+pub(crate) const HEAD: &str = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
+pub(crate) const INSERT: &str = "INSERT INTO audit_events \
+     (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+pub(crate) const PAGE: &str = "SELECT seq, id, at, actor_user, action, outcome, patient, canonical, \
+     prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
+pub(crate) const CHECKPOINTS: &str =
+    "SELECT size, root, at, signature, key_id, frontier FROM audit_checkpoints ORDER BY size";
+pub(crate) const LATEST_CHECKPOINT: &str = "SELECT size, root, at, signature, key_id, frontier \
+     FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
+pub(crate) const CHECKPOINT_BY_SIZE: &str = "SELECT size, root, at, signature, key_id, frontier \
+     FROM audit_checkpoints WHERE size = $1";
+pub(crate) const INSERT_CHECKPOINT: &str = "INSERT INTO audit_checkpoints \
+     (size, root, at, signature, key_id, frontier) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (size) DO NOTHING";
+
+macro_rules! audit_dialect {
+    ($conn:ty, $lock:expr) => {
+        use galien_core::audit::AuditEvent;
+
+        use crate::StoreError;
+        use crate::audit::dialect::{self as sql, CheckpointRow, RecordRow};
+        use crate::audit::{NewRecord, SearchQuery, SearchRow};
+
+        /// Appends `event` to the chain inside the caller's open transaction on `conn`, so that a
+        /// change and the trace that allows it commit together. Returns the record's seq.
+        #[allow(dead_code)] // the entry point later features use to trace inside their own writes
+        pub(crate) async fn append_in(
+            conn: &mut $conn,
+            event: &AuditEvent,
+        ) -> Result<u64, StoreError> {
+            if let Some(lock) = $lock {
+                sqlx::query(lock).execute(&mut *conn).await?;
+            }
+            let head = head(&mut *conn).await?;
+            let rec = NewRecord::build(head, event)?;
+            sqlx::query(sql::INSERT)
+                .bind(rec.seq)
+                .bind(rec.id)
+                .bind(rec.at)
+                .bind(rec.actor_user)
+                .bind(rec.action)
+                .bind(rec.outcome)
+                .bind(rec.patient)
+                .bind(rec.canonical.as_slice())
+                .bind(rec.prev_hash.as_slice())
+                .bind(rec.hash.as_slice())
+                .execute(&mut *conn)
+                .await?;
+            u64::try_from(rec.seq).map_err(|_| StoreError::Other("audit seq out of range".into()))
+        }
+
+        pub(crate) async fn head(conn: &mut $conn) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+            Ok(sqlx::query_as(sql::HEAD).fetch_optional(&mut *conn).await?)
+        }
+
+        pub(crate) async fn page(
+            conn: &mut $conn,
+            after: i64,
+            limit: i64,
+        ) -> Result<Vec<RecordRow>, StoreError> {
+            Ok(sqlx::query_as(sql::PAGE)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await?)
+        }
+
+        pub(crate) async fn checkpoints(
+            conn: &mut $conn,
+        ) -> Result<Vec<CheckpointRow>, StoreError> {
+            Ok(sqlx::query_as(sql::CHECKPOINTS)
+                .fetch_all(&mut *conn)
+                .await?)
+        }
+
+        pub(crate) async fn latest_checkpoint(
+            conn: &mut $conn,
+        ) -> Result<Option<CheckpointRow>, StoreError> {
+            Ok(sqlx::query_as(sql::LATEST_CHECKPOINT)
+                .fetch_optional(&mut *conn)
+                .await?)
+        }
+
+        /// Inserts the checkpoint unless one of that size exists; returns the stored one.
+        pub(crate) async fn insert_checkpoint(
+            conn: &mut $conn,
+            row: CheckpointRow,
+        ) -> Result<CheckpointRow, StoreError> {
+            sqlx::query(sql::INSERT_CHECKPOINT)
+                .bind(row.0)
+                .bind(row.1.as_slice())
+                .bind(row.2)
+                .bind(row.3.as_slice())
+                .bind(row.4.as_str())
+                .bind(row.5.as_slice())
+                .execute(&mut *conn)
+                .await?;
+            Ok(sqlx::query_as(sql::CHECKPOINT_BY_SIZE)
+                .bind(row.0)
+                .fetch_one(&mut *conn)
+                .await?)
+        }
+
+        pub(crate) async fn search(
+            conn: &mut $conn,
+            q: SearchQuery,
+        ) -> Result<Vec<SearchRow>, StoreError> {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(q.sql));
+            for p in q.params {
+                query = match p {
+                    crate::audit::Param::Uuid(u) => query.bind(u),
+                    crate::audit::Param::Int(i) => query.bind(i),
+                    crate::audit::Param::Text(t) => query.bind(t),
+                };
+            }
+            Ok(query.fetch_all(&mut *conn).await?)
+        }
+    };
+}
+
+pub(crate) use audit_dialect;

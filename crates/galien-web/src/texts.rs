@@ -1,0 +1,334 @@
+//! The words of the pages, French first. Templates say `{{ t.s("login.title") }}`; a test reads
+//! every template and fails if a key is missing here, so no page ever shows a raw key.
+
+use galien_core::Lang;
+
+/// The catalogue for one language, as templates see it.
+#[derive(Debug, Clone, Copy)]
+pub struct T {
+    /// The language.
+    pub lang: Lang,
+}
+
+impl T {
+    /// The text of `key` (the key itself if unknown — the catalogue test prevents that).
+    pub fn s(&self, key: &str) -> &'static str {
+        match TEXTS.iter().find(|(k, _, _)| *k == key) {
+            Some((_, fr, en)) => match self.lang {
+                Lang::Fr => fr,
+                Lang::En => en,
+            },
+            None => "⟦missing text⟧",
+        }
+    }
+}
+
+/// (key, French, English)
+pub const TEXTS: &[(&str, &str, &str)] = &[
+    ("nav.account", "Mon compte", "My account"),
+    ("nav.admin", "Utilisateurs", "Users"),
+    ("nav.login", "Se connecter", "Sign in"),
+    ("nav.logout", "Se déconnecter", "Sign out"),
+    ("nav.main", "Navigation principale", "Main navigation"),
+    (
+        "form.errors",
+        "Veuillez corriger ce qui suit :",
+        "Please correct the following:",
+    ),
+    ("form.required", "obligatoire", "required"),
+    ("login.title", "Connexion", "Sign in"),
+    (
+        "login.lead",
+        "Identifiez-vous avec votre adresse e-mail et votre mot de passe, puis votre second facteur.",
+        "Sign in with your e-mail address and password, then your second factor.",
+    ),
+    (
+        "login.expired",
+        "Votre session a pris fin. Identifiez-vous à nouveau.",
+        "Your session has ended. Please sign in again.",
+    ),
+    ("login.email", "Adresse e-mail", "E-mail address"),
+    ("login.password", "Mot de passe", "Password"),
+    ("login.submit", "Continuer", "Continue"),
+    (
+        "login.lost",
+        "Second facteur perdu ? Utilisez un code de secours à l'étape suivante, ou contactez votre administrateur.",
+        "Lost your second factor? Use a recovery code at the next step, or contact your administrator.",
+    ),
+    (
+        "factor.title",
+        "Vérification en deux étapes",
+        "Two-step verification",
+    ),
+    (
+        "factor.lead",
+        "Saisissez le code à 6 chiffres affiché par votre application d'authentification.",
+        "Enter the 6-digit code shown by your authenticator app.",
+    ),
+    ("factor.code", "Code de vérification", "Verification code"),
+    (
+        "factor.code_hint",
+        "6 chiffres, renouvelés toutes les 30 secondes.",
+        "6 digits, renewed every 30 seconds.",
+    ),
+    ("factor.submit", "Vérifier", "Verify"),
+    (
+        "factor.recovery_title",
+        "Utiliser un code de secours",
+        "Use a recovery code",
+    ),
+    ("factor.recovery", "Code de secours", "Recovery code"),
+    (
+        "factor.recovery_hint",
+        "Chaque code ne sert qu'une fois (format XXXX-XXXX-XXXX).",
+        "Each code works once (format XXXX-XXXX-XXXX).",
+    ),
+    (
+        "factor.recovery_submit",
+        "Utiliser ce code",
+        "Use this code",
+    ),
+    (
+        "enrol.admin_title",
+        "Enrôlement du premier administrateur",
+        "First administrator enrolment",
+    ),
+    (
+        "enrol.invite_title",
+        "Activation de votre compte",
+        "Activate your account",
+    ),
+    (
+        "enrol.valid",
+        "Ce lien d'enrôlement est valide.",
+        "This enrolment link is valid.",
+    ),
+    (
+        "enrol.expires",
+        "Il fonctionne une seule fois et expire le",
+        "It works once and expires on",
+    ),
+    (
+        "enrol.keep_private",
+        "Ne transmettez ce lien à personne : il ouvre un compte personnel.",
+        "Do not share this link: it opens a personal account.",
+    ),
+    ("enrol.hello", "Bonjour", "Hello"),
+    (
+        "enrol.invited_as",
+        "Vous êtes invité·e en tant que",
+        "You are invited as",
+    ),
+    (
+        "enrol.steps",
+        "Deux étapes : choisir un mot de passe, puis enregistrer un second facteur (application d'authentification).",
+        "Two steps: choose a password, then register a second factor (authenticator app).",
+    ),
+    ("enrol.name", "Nom et prénom", "Full name"),
+    (
+        "enrol.email",
+        "Adresse e-mail (votre identifiant)",
+        "E-mail address (your sign-in name)",
+    ),
+    ("enrol.password", "Mot de passe", "Password"),
+    (
+        "enrol.password_hint",
+        "Au moins 12 caractères mêlant majuscules, minuscules, chiffres et caractères spéciaux, ou 14 caractères de 3 types, ou une phrase de passe d'au moins 7 mots. Jusqu'à 256 caractères.",
+        "At least 12 characters mixing upper case, lower case, digits and special characters, or 14 characters of 3 kinds, or a passphrase of at least 7 words. Up to 256 characters.",
+    ),
+    (
+        "enrol.submit",
+        "Enregistrer le mot de passe",
+        "Save the password",
+    ),
+    (
+        "totp.title",
+        "Enregistrer votre application d'authentification",
+        "Register your authenticator app",
+    ),
+    (
+        "totp.lead",
+        "Scannez ce QR code avec une application d'authentification (par exemple FreeOTP, Aegis, Google Authenticator), puis saisissez le code qu'elle affiche.",
+        "Scan this QR code with an authenticator app (for example FreeOTP, Aegis, Google Authenticator), then enter the code it shows.",
+    ),
+    (
+        "totp.qr_alt",
+        "QR code à scanner avec votre application d'authentification",
+        "QR code to scan with your authenticator app",
+    ),
+    (
+        "totp.manual",
+        "Impossible de scanner ? Saisissez cette clé dans l'application :",
+        "Cannot scan? Type this key into the app:",
+    ),
+    ("totp.submit", "Activer", "Activate"),
+    (
+        "recovery.title",
+        "Vos codes de secours",
+        "Your recovery codes",
+    ),
+    (
+        "recovery.lead",
+        "Votre second facteur est enregistré. Conservez ces codes en lieu sûr (imprimés ou dans un gestionnaire de mots de passe) : chacun permet une connexion si vous perdez votre téléphone. Ils ne seront plus affichés.",
+        "Your second factor is registered. Keep these codes somewhere safe (printed, or in a password manager): each allows one sign-in if you lose your phone. They will not be shown again.",
+    ),
+    (
+        "recovery.continue",
+        "J'ai conservé mes codes, continuer",
+        "I have kept my codes, continue",
+    ),
+    ("account.title", "Mon compte", "My account"),
+    ("account.identity", "Identité", "Identity"),
+    ("account.name", "Nom", "Name"),
+    ("account.email", "E-mail", "E-mail"),
+    ("account.role", "Rôle", "Role"),
+    ("account.professional_id", "RPPS / ADELI", "RPPS / ADELI"),
+    ("account.factors", "Seconds facteurs", "Second factors"),
+    (
+        "account.totp_on",
+        "Application d'authentification (TOTP) enregistrée le",
+        "Authenticator app (TOTP) registered on",
+    ),
+    (
+        "account.totp_off",
+        "Aucune application d'authentification enregistrée.",
+        "No authenticator app registered.",
+    ),
+    (
+        "account.totp_replace",
+        "Remplacer l'application d'authentification",
+        "Replace the authenticator app",
+    ),
+    (
+        "account.recovery_left",
+        "Codes de secours restants :",
+        "Recovery codes left:",
+    ),
+    ("account.sessions", "Mes sessions", "My sessions"),
+    (
+        "account.sessions_lead",
+        "Les appareils connectés à votre compte. Mettez fin à toute session que vous ne reconnaissez pas.",
+        "Devices signed in to your account. End any session you do not recognise.",
+    ),
+    ("account.session_started", "Ouverte le", "Started"),
+    ("account.session_seen", "Dernière activité", "Last activity"),
+    ("account.session_from", "Depuis", "From"),
+    ("account.session_device", "Navigateur", "Browser"),
+    ("account.session_current", "Cette session", "This session"),
+    ("account.session_end", "Mettre fin", "End"),
+    (
+        "account.session_end_others",
+        "Mettre fin à toutes les autres sessions",
+        "End all other sessions",
+    ),
+    (
+        "account.session_ended",
+        "Session terminée.",
+        "Session ended.",
+    ),
+    (
+        "account.others_ended",
+        "Les autres sessions ont été terminées.",
+        "The other sessions have been ended.",
+    ),
+    ("account.unknown", "inconnu", "unknown"),
+    (
+        "stepup.title",
+        "Confirmez votre identité",
+        "Confirm your identity",
+    ),
+    (
+        "stepup.lead",
+        "Cette action est sensible : saisissez un code de votre application d'authentification.",
+        "This action is sensitive: enter a code from your authenticator app.",
+    ),
+    ("admin.title", "Utilisateurs", "Users"),
+    ("admin.invite", "Inviter une personne", "Invite someone"),
+    (
+        "admin.invite_lead",
+        "La personne reçoit un lien à usage unique pour choisir son mot de passe et enregistrer son second facteur. Un compte est strictement personnel.",
+        "The person receives a single-use link to choose a password and register a second factor. Accounts are strictly personal.",
+    ),
+    ("admin.role", "Rôle", "Role"),
+    ("admin.name", "Nom et prénom", "Full name"),
+    ("admin.email", "Adresse e-mail", "E-mail address"),
+    (
+        "admin.professional_id",
+        "Numéro RPPS (11 chiffres) ou ADELI (9 chiffres)",
+        "RPPS (11 digits) or ADELI (9 digits) number",
+    ),
+    (
+        "admin.professional_id_hint",
+        "Obligatoire pour les professionnels de santé.",
+        "Required for health professionals.",
+    ),
+    (
+        "admin.organisation",
+        "Structure ou service (facultatif)",
+        "Organisation or department (optional)",
+    ),
+    (
+        "admin.invite_submit",
+        "Créer l'invitation",
+        "Create the invitation",
+    ),
+    ("admin.invited", "Invitation créée", "Invitation created"),
+    (
+        "admin.invited_lead",
+        "Transmettez ce lien à la personne par un canal sûr (messagerie sécurisée, remise en main propre). Il fonctionne une seule fois et expire le",
+        "Give this link to the person through a safe channel (secure messaging, in person). It works once and expires on",
+    ),
+    ("admin.list", "Comptes", "Accounts"),
+    ("admin.status", "État", "Status"),
+    ("admin.actions", "Actions", "Actions"),
+    ("admin.suspend", "Suspendre", "Suspend"),
+    ("admin.reactivate", "Réactiver", "Reactivate"),
+    ("admin.deactivate", "Fermer le compte", "Close the account"),
+    (
+        "admin.reinvite",
+        "Nouveau lien d'invitation",
+        "New invitation link",
+    ),
+    ("status.invited", "Invité", "Invited"),
+    ("status.active", "Actif", "Active"),
+    ("status.suspended", "Suspendu", "Suspended"),
+    ("status.deactivated", "Fermé", "Closed"),
+    (
+        "home.signed_in",
+        "Vous êtes connecté·e en tant que",
+        "You are signed in as",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_used_by_a_template_exists_in_both_languages() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut used = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for piece in text.split("t.s(\"").skip(1) {
+                let key = piece.split('"').next().unwrap();
+                used += 1;
+                assert!(
+                    TEXTS.iter().any(|(k, _, _)| *k == key),
+                    "{}: missing text key {key:?}",
+                    path.display()
+                );
+            }
+        }
+        assert!(used > 50, "templates use the catalogue");
+        for (k, fr, en) in TEXTS {
+            assert!(!fr.is_empty() && !en.is_empty(), "{k}");
+            assert_eq!(
+                TEXTS.iter().filter(|(k2, _, _)| k2 == k).count(),
+                1,
+                "duplicate key {k}"
+            );
+        }
+    }
+}
