@@ -477,7 +477,7 @@ async fn auth_08_invited_medecin_enrols_then_suspension_ends_the_sessions(backen
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(
         doc.agent.get("/account").await.location(),
-        Some("/login"),
+        Some("/login?expired=1"),
         "suspension ends the sessions"
     );
     let r = Agent::new(&s)
