@@ -11,6 +11,10 @@ pub struct AppKeys {
     pub totp: SealingKey,
     /// Seals a TOTP seed while its enrolment is being confirmed (hidden form field), bound to the session.
     pub pending_totp: SealingKey,
+    /// Seals a WebAuthn ceremony's state between its two steps, bound to the session.
+    pub pending_webauthn: SealingKey,
+    /// Seals an OpenID Connect request's state (state, nonce, PKCE verifier) in a short-lived cookie.
+    pub pending_oidc: SealingKey,
     /// HMAC key of recovery-code digests.
     pub recovery: Zeroizing<[u8; 32]>,
     /// Argon2id pepper.
@@ -25,6 +29,8 @@ impl AppKeys {
         Self {
             totp: SealingKey::derive(master, "totp-seed"),
             pending_totp: SealingKey::derive(master, "totp-pending"),
+            pending_webauthn: SealingKey::derive(master, "webauthn-pending"),
+            pending_oidc: SealingKey::derive(master, "oidc-pending"),
             recovery: seal::derive(master, "recovery-codes"),
             pepper: seal::derive(master, "password-pepper"),
             csrf: seal::derive(master, "csrf"),

@@ -27,6 +27,36 @@ pub struct AppSettings {
     pub enrolment_link_ttl: Duration,
     /// Sessions and sign-in protection.
     pub auth: AuthSettings,
+    /// OpenID Connect sign-in, when configured.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// An OpenID Connect provider asserting two factors (Pro Santé Connect style, AUTH-2).
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// Issuer URL.
+    pub issuer: String,
+    /// Our client id.
+    pub client_id: String,
+    /// Our client secret.
+    pub client_secret: String,
+    /// Required `acr` value(s), space-separated.
+    pub acr_values: String,
+    /// The claim carrying the RPPS number.
+    pub rpps_claim: String,
+    /// Button label.
+    pub label: String,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("acr_values", &self.acr_values)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Sessions (AUTH-7) and brute-force protection (AUTH-5).

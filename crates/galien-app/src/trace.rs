@@ -61,3 +61,34 @@ pub async fn security(
     app.store.append_audit(&event).await?;
     Ok(())
 }
+
+/// Appends a security event whose actor is a machine client (AUTH-9).
+pub async fn machine(
+    app: &App,
+    ctx: &RequestContext,
+    client: uuid::Uuid,
+    action: AuditAction,
+    outcome: Outcome,
+) -> Result<(), AppError> {
+    let at = app.clock.now();
+    let event = AuditEvent {
+        id: AuditEventId::generate(at, app.entropy.as_ref()),
+        at,
+        actor: AuditActor {
+            user: None,
+            role: None,
+            assurance: None,
+            client: Some(client.to_string()),
+        },
+        action,
+        outcome,
+        resource: None,
+        patient: None,
+        purpose: None,
+        emergency: false,
+        source: ctx.source(),
+        reason: None,
+    };
+    app.store.append_audit(&event).await?;
+    Ok(())
+}

@@ -273,7 +273,7 @@ fn luhn_ok(digits: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Computes the Luhn check digit to append to `body` (test fixtures build valid RPPS numbers with it).

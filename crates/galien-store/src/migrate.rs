@@ -212,8 +212,14 @@ mod tests {
 
     #[test]
     fn plan_refuses_unknown_and_tampered() {
-        let applied_ok = vec![(1, SQLITE[0].checksum())];
+        let applied_ok: Vec<(i64, String)> =
+            SQLITE.iter().map(|m| (m.version, m.checksum())).collect();
         assert!(plan(SQLITE, &applied_ok).unwrap().is_empty());
+        assert_eq!(
+            plan(SQLITE, &applied_ok[..1]).unwrap().len(),
+            SQLITE.len() - 1,
+            "pending migrations are planned"
+        );
         assert_eq!(plan(SQLITE, &[]).unwrap().len(), SQLITE.len());
         let newer = vec![(1, SQLITE[0].checksum()), (9999, "x".into())];
         assert!(

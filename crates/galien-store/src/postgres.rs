@@ -80,6 +80,15 @@ impl PgStore {
         })
     }
 
+    /// Runs a read-only `job` on a pooled connection, outside any explicit transaction.
+    pub async fn read<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, StoreError>>,
+    {
+        let mut conn = self.pool.acquire().await?;
+        job(&mut conn).await
+    }
+
     /// Runs `job` in its own transaction; refused with [`StoreError::Closed`] once `close` has begun.
     pub async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where

@@ -3,6 +3,7 @@
 //! Public routes live in [`router`]; authenticated routes will live in their own router behind the
 //! authentication layer (CONVENTIONS 5) so a route mounted in the wrong place fails closed.
 
+pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod csrf;
@@ -89,6 +90,13 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
             get(pages::admin::show).post(pages::admin::invite),
         )
         .route("/admin/users/{id}/{action}", post(pages::admin::act))
+        .route(
+            "/admin/machines",
+            get(pages::machines::show).post(pages::machines::create),
+        )
+        .route("/admin/machines/{id}/revoke", post(pages::machines::revoke))
+        .route("/api/v1/token", post(api::token::token))
+        .route("/api/v1/whoami", get(api::token::whoami))
         .route("/lang/{code}", get(i18n::switch))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -35,6 +35,57 @@ pub struct Config {
     pub enrolment: EnrolmentConfig,
     /// Sessions and sign-in protection.
     pub auth: AuthConfig,
+    /// Sign-in through an OpenID Connect provider (Pro Santé Connect style).
+    pub oidc: OidcConfig,
+    /// The audit trail.
+    pub audit: AuditConfig,
+}
+
+/// `[oidc]`: absent issuer = no OpenID Connect sign-in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// The provider's issuer URL (its discovery document is `<issuer>/.well-known/openid-configuration`).
+    pub issuer: Option<String>,
+    /// Galien's client id at the provider.
+    pub client_id: Option<String>,
+    /// Galien's client secret at the provider.
+    pub client_secret: Option<Secret>,
+    /// `acr_values` asked for, and required in the id token (Pro Santé Connect: `eidas1`).
+    pub acr_values: String,
+    /// The claim that carries the RPPS number.
+    pub rpps_claim: String,
+    /// The button label on the sign-in page.
+    pub label: String,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            client_id: None,
+            client_secret: None,
+            acr_values: "eidas1".to_owned(),
+            rpps_claim: "rpps".to_owned(),
+            label: "Pro Santé Connect".to_owned(),
+        }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Seconds between signed checkpoints of the audit trail (10–86400).
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval_secs: 300,
+        }
+    }
 }
 
 impl Default for Config {
@@ -50,6 +101,8 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             enrolment: EnrolmentConfig::default(),
             auth: AuthConfig::default(),
+            oidc: OidcConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -101,6 +154,11 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
     /// Generate (once, in the data directory) a self-signed certificate for a local trial.
     pub self_signed: bool,
+    /// PEM file of the certificate authorities whose client certificates (CPS-card style) may sign
+    /// in (AUTH-2); absent = no certificate sign-in. Needs TLS.
+    pub client_ca: Option<PathBuf>,
+    /// PEM (or DER) certificate revocation list of that authority; revoked certificates are refused.
+    pub client_crl: Option<PathBuf>,
 }
 
 /// Log line format.
@@ -198,6 +256,8 @@ pub const KEYS: &[&str] = &[
     "tls.cert",
     "tls.key",
     "tls.self_signed",
+    "tls.client_ca",
+    "tls.client_crl",
     "log.format",
     "log.level",
     "http.request_timeout_secs",
@@ -214,6 +274,13 @@ pub const KEYS: &[&str] = &[
     "auth.failure_delay_ms",
     "auth.argon2_memory_kib",
     "auth.argon2_iterations",
+    "oidc.issuer",
+    "oidc.client_id",
+    "oidc.client_secret",
+    "oidc.acr_values",
+    "oidc.rpps_claim",
+    "oidc.label",
+    "audit.checkpoint_interval_secs",
 ];
 
 /// Environment variables with the `GALIEN_` prefix that are not configuration keys.
@@ -444,6 +511,22 @@ fn fix_for(key: &str) -> String {
             "give a memory size in KiB between 1024 and 1048576 (OWASP: at least 19456)".into()
         }
         "auth.argon2_iterations" => "give a number of passes between 1 and 10".into(),
+        "tls.client_ca" => {
+            "give the PEM file of the certificate authority of client certificates, and enable TLS"
+                .into()
+        }
+        "tls.client_crl" => {
+            "give a CRL file (PEM or DER) of that authority, with tls.client_ca".into()
+        }
+        "oidc.issuer" => {
+            "give the provider's issuer URL (https://…), with oidc.client_id and oidc.client_secret"
+                .into()
+        }
+        "oidc.client_id" | "oidc.client_secret" => {
+            "give the client id and secret registered at the provider, with oidc.issuer".into()
+        }
+        "oidc.acr_values" => "give the acr value(s) to require, such as eidas1".into(),
+        "audit.checkpoint_interval_secs" => "give a number of seconds between 10 and 86400".into(),
         _ => "see README, Configuration".into(),
     }
 }
@@ -545,6 +628,9 @@ impl Config {
                 DatabaseUrl::parse(url.expose()).map_err(|e| err("database_url", e.to_string()))?
             }
         };
+        if self.tls.client_ca.is_some() && self.tls.cert.is_none() && !self.tls.self_signed {
+            return Err(err("tls.client_ca", "client certificates need TLS".into()));
+        }
         let tls = match (&self.tls.cert, &self.tls.key, self.tls.self_signed) {
             (None, None, false) => TlsMode::Off,
             (None, None, true) => TlsMode::SelfSigned,
@@ -614,6 +700,19 @@ pub fn derived_public_url(tls: bool, bound: SocketAddr) -> String {
 }
 
 impl ValidConfig {
+    /// OpenID Connect settings, when configured.
+    pub fn oidc_settings(&self) -> Option<galien_app::OidcSettings> {
+        let o = &self.config.oidc;
+        Some(galien_app::OidcSettings {
+            issuer: o.issuer.clone()?,
+            client_id: o.client_id.clone()?,
+            client_secret: o.client_secret.as_ref()?.expose().to_owned(),
+            acr_values: o.acr_values.clone(),
+            rpps_claim: o.rpps_claim.clone(),
+            label: o.label.clone(),
+        })
+    }
+
     /// Session and sign-in settings for the use cases.
     pub fn auth_settings(&self) -> galien_app::AuthSettings {
         let a = &self.config.auth;
@@ -682,7 +781,17 @@ mod tests {
         let mut listed: Vec<String> = KEYS.iter().map(|k| (*k).to_owned()).collect();
         // Optional keys are absent from the serialized defaults.
         let mut present = leaf_keys(&table);
-        for k in ["database_url", "public_url", "tls.cert", "tls.key"] {
+        for k in [
+            "database_url",
+            "public_url",
+            "tls.cert",
+            "tls.key",
+            "tls.client_ca",
+            "tls.client_crl",
+            "oidc.issuer",
+            "oidc.client_id",
+            "oidc.client_secret",
+        ] {
             present.push(k.to_owned());
         }
         listed.sort();

@@ -104,6 +104,7 @@ pub fn make_app(
                 config.config.enrolment.link_ttl_hours,
             )),
             auth: config.auth_settings(),
+            oidc: config.oidc_settings(),
         },
     })
 }
@@ -121,6 +122,8 @@ pub struct Server {
     first_admin_link: Option<galien_app::bootstrap::EnrolmentLink>,
     data_dir: DataDir,
     key_created: bool,
+    audit_key: Arc<galien_crypto::audit::AuditSigningKey>,
+    checkpoint_every: Duration,
     node: NodeId,
 }
 
@@ -177,6 +180,11 @@ impl Server {
         let keys = data_dir.subdir("keys")?;
         let (master, origin) =
             keyfile::load_or_create(&keys.join("master.key"), caps.entropy.as_ref())?;
+        let (audit_key, _) = galien_crypto::audit::AuditSigningKey::load_or_create(
+            &keys.join(galien_crypto::audit::SIGNING_KEY_FILE),
+            caps.entropy.as_ref(),
+        )?;
+        let audit_key = Arc::new(audit_key);
 
         let tls = match (&config.tls, file_pair) {
             (_, Some((certs, key))) => Some(tls::server_config(certs, key)?),
@@ -198,6 +206,14 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| crate::config::derived_public_url(tls.is_some(), local_addr));
+        // Sign a checkpoint at once, so the trail is covered from the first start (TRACE-2).
+        if let Err(source) = store.audit_checkpoint(&audit_key, caps.clock.now()).await {
+            store.close().await;
+            return Err(StartError::Store {
+                url: config.database.redacted(),
+                source,
+            });
+        }
         let app = make_app(&config, &caps, store.clone(), &master, public_url)?;
         let first_admin_link = match galien_app::bootstrap::system_first_admin_link(&app).await {
             Ok(link) => link,
@@ -232,6 +248,8 @@ impl Server {
             first_admin_link,
             data_dir,
             key_created: origin == KeyOrigin::Created,
+            audit_key,
+            checkpoint_every: Duration::from_secs(config.config.audit.checkpoint_interval_secs),
             node,
         })
     }
@@ -291,6 +309,22 @@ impl Server {
                 handle.graceful_shutdown(Some(grace));
             })
         };
+        let checkpointer = {
+            let store = self.store.clone();
+            let key = self.audit_key.clone();
+            let clock = self.app.clock.clone();
+            let every = self.checkpoint_every;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = store.audit_checkpoint(&key, clock.now()).await {
+                        tracing::error!(error = %e, "audit checkpoint failed; `galien audit verify` will say why");
+                    }
+                }
+            })
+        };
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -308,6 +342,15 @@ impl Server {
             },
         };
         watcher.abort();
+        checkpointer.abort();
+        // A last signed checkpoint covers everything recorded up to the stop.
+        if let Err(e) = self
+            .store
+            .audit_checkpoint(&self.audit_key, self.app.clock.now())
+            .await
+        {
+            tracing::error!(error = %e, "final audit checkpoint failed");
+        }
         self.store.close().await;
         tracing::info!("stopped; pending writes flushed");
         drop(self.data_dir);

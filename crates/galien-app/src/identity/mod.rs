@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod enrol;
 pub mod login;
+pub mod machines;
 pub mod session;
 pub mod throttle;
 pub mod totp;

@@ -45,7 +45,6 @@ macro_rules! audit_dialect {
 
         /// Appends `event` to the chain inside the caller's open transaction on `conn`, so that a
         /// change and the trace that allows it commit together. Returns the record's seq.
-        #[allow(dead_code)] // the entry point later features use to trace inside their own writes
         pub(crate) async fn append_in(
             conn: &mut $conn,
             event: &AuditEvent,

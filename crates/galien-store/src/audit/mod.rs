@@ -9,8 +9,8 @@
 //! signed checkpoints are for).
 
 pub(crate) mod dialect;
-mod postgres;
-mod sqlite;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
 mod verify;
 
 use galien_core::audit::{AuditAction, AuditEvent, canonical_bytes, decode_canonical, to_micros};

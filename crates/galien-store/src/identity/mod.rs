@@ -27,15 +27,13 @@ macro_rules! in_tx {
     };
 }
 
-/// Runs a read-only `$body` like [`in_tx!`].
-///
-/// Reads go through the backends' `write` because `SqliteStore`'s read pool and `PgStore`'s pool are
-/// private to their modules. They stay correct (and see every committed write), but on SQLite they queue
-/// behind the writer and both backends count them in `writes_committed`. Pointing this one macro at the
-/// read pools (a `pub(crate)` accessor in each backend) is the intended follow-up.
+/// Runs a read-only `$body` on the backend's read pool: on SQLite it never queues behind the writer.
 macro_rules! read {
     ($store:expr, |$conn:ident| $body:block) => {
-        in_tx!($store, |$conn| $body)
+        match &*$store.inner {
+            $crate::Imp::Sqlite(s) => s.read(move |$conn| Box::pin(async move $body)).await,
+            $crate::Imp::Postgres(s) => s.read(move |$conn| Box::pin(async move $body)).await,
+        }
     };
 }
 

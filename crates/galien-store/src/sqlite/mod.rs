@@ -58,6 +58,16 @@ impl SqliteStore {
         })
     }
 
+    /// Runs a read-only `job` on a connection of the read pool (WAL: it sees every committed write,
+    /// and never waits for the writer).
+    pub async fn read<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>,
+    {
+        let mut conn = self.read.acquire().await?;
+        job(&mut conn).await
+    }
+
     /// Runs `job` on the writer connection in the next group-commit batch (see [`Writer::write`]).
     pub async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod enrol;
 pub mod home;
 pub mod login;
+pub mod machines;
 
 use crate::errors::status_for;
 use crate::i18n::{Chrome, chrome};
