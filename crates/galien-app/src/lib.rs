@@ -104,4 +104,6 @@ pub struct App {
     pub hasher: Arc<PasswordHasher>,
     /// Settings.
     pub settings: AppSettings,
+    /// The OpenID Connect provider's metadata, fetched on first use (see `identity::oidc`).
+    pub oidc: Arc<identity::oidc::ProviderCache>,
 }

@@ -145,6 +145,22 @@ error_codes! {
     RecoveryCodeInvalid = "AUTH-RECOVERY-INVALID", Unauthenticated,
         fr: "Ce code de secours n'est pas valide ou a déjà servi.",
         en: "This recovery code is not valid or has already been used.";
+    /// The security key's answer was refused (unknown key, wrong site, bad signature, cloned key).
+    WebauthnInvalid = "AUTH-WEBAUTHN-INVALID", Unauthenticated,
+        fr: "Cette clé de sécurité n'a pas été acceptée. Utilisez une clé enregistrée sur votre compte, depuis l'adresse habituelle de Galien.",
+        en: "This security key was not accepted. Use a key registered to your account, from Galien's usual address.";
+    /// WebAuthn needs an HTTPS address with a domain name (or localhost).
+    WebauthnUnavailable = "AUTH-WEBAUTHN-UNAVAILABLE", Conflict,
+        fr: "Les clés de sécurité ne sont pas disponibles à cette adresse. Utilisez votre application d'authentification.",
+        en: "Security keys are not available at this address. Use your authenticator app.";
+    /// This key is already registered.
+    WebauthnKeyKnown = "AUTH-WEBAUTHN-KNOWN", Conflict,
+        fr: "Cette clé de sécurité est déjà enregistrée.",
+        en: "This security key is already registered.";
+    /// Removing this factor would leave the account without a second factor.
+    LastFactor = "AUTH-LAST-FACTOR", Conflict,
+        fr: "Impossible de retirer votre dernier second facteur : ajoutez-en d'abord un autre.",
+        en: "You cannot remove your last second factor: add another one first.";
     /// The session ended (idle, absolute limit, logout, ended elsewhere).
     SessionExpired = "AUTH-SESSION-EXPIRED", Unauthenticated,
         fr: "Votre session a expiré. Identifiez-vous à nouveau.",
@@ -173,6 +189,43 @@ error_codes! {
     WeakPassword = "AUTH-WEAK-PASSWORD", BadInput,
         fr: "Ce mot de passe ne convient pas.",
         en: "This password cannot be used.";
+    /// Certificate sign-in was asked on a connection that presented no client certificate.
+    CertificateMissing = "AUTH-CERT-MISSING", Unauthenticated,
+        fr: "Aucune carte CPS ni certificat n'a été présenté. Insérez votre carte, saisissez votre code et rechargez la page.",
+        en: "No CPS card or certificate was presented. Insert your card, enter your PIN and reload the page.";
+    /// The client certificate cannot be read.
+    CertificateInvalid = "AUTH-CERT-INVALID", Unauthenticated,
+        fr: "Ce certificat ne peut pas être lu. Contactez votre administrateur.",
+        en: "This certificate cannot be read. Contact your administrator.";
+    /// The client certificate is outside its validity period.
+    CertificateExpired = "AUTH-CERT-EXPIRED", Unauthenticated,
+        fr: "Ce certificat n'est pas (ou plus) valide à cette date. Utilisez une carte en cours de validité.",
+        en: "This certificate is not valid at this date. Use a card that is in date.";
+    /// No active account matches the certificate's RPPS number or e-mail address.
+    CertificateNoAccount = "AUTH-CERT-NO-ACCOUNT", Unauthenticated,
+        fr: "Aucun compte actif ne correspond à cette carte. Demandez à votre administrateur de vous inviter avec votre numéro RPPS.",
+        en: "No active account matches this card. Ask your administrator to invite you with your RPPS number.";
+    /// The certificate names more than one person (several RPPS numbers or accounts).
+    CertificateAmbiguous = "AUTH-CERT-AMBIGUOUS", Unauthenticated,
+        fr: "Ce certificat désigne plusieurs identités ; il ne peut pas servir à se connecter. Contactez votre administrateur.",
+        en: "This certificate names more than one identity; it cannot be used to sign in. Contact your administrator.";
+    /// OpenID Connect sign-in failed: a tampered or stale request, a refused code, an ID token that
+    /// does not verify (signature, issuer, audience, nonce, expiry). Details are in the trace.
+    OidcFailed = "AUTH-OIDC-FAILED", Unauthenticated,
+        fr: "La connexion par le fournisseur d'identité a échoué ou a expiré. Recommencez depuis la page de connexion.",
+        en: "Sign-in through the identity provider failed or expired. Start again from the sign-in page.";
+    /// The provider did not assert a recent two-factor authentication at the required level (AUTH-2).
+    OidcWeak = "AUTH-OIDC-WEAK", Unauthenticated,
+        fr: "Le fournisseur d'identité n'atteste pas une authentification forte et récente (deux facteurs de natures différentes, au niveau requis). Reconnectez-vous avec votre carte ou votre application e-CPS.",
+        en: "The identity provider does not vouch for a strong, recent sign-in (two factors of different kinds, at the required level). Sign in again with your card or e-CPS app.";
+    /// The provider's identity maps to no active Galien account (accounts are never created this way).
+    OidcNoAccount = "AUTH-OIDC-NO-ACCOUNT", Forbidden,
+        fr: "Aucun compte Galien actif ne correspond à ce numéro RPPS. Demandez une invitation à votre administrateur.",
+        en: "No active Galien account matches this RPPS number. Ask your administrator for an invitation.";
+    /// The identity provider does not answer.
+    OidcUnavailable = "AUTH-OIDC-UNAVAILABLE", Unavailable,
+        fr: "Le fournisseur d'identité ne répond pas. Réessayez dans un instant ou connectez-vous avec votre mot de passe et votre second facteur.",
+        en: "The identity provider does not answer. Retry shortly, or sign in with your password and second factor.";
     /// The database does not answer.
     Unavailable = "SRV-UNAVAILABLE", Unavailable,
         fr: "Le service est momentanément indisponible ; rien n'a été modifié. Réessayez dans un instant.",

@@ -232,7 +232,7 @@ impl OidcProvider {
             }
         });
 
-        let ready = match tokio::time::timeout(Duration::from_secs(30), ready_rx).await {
+        let ready = match tokio::time::timeout(Duration::from_secs(90), ready_rx).await {
             Ok(Ok(ready)) => ready,
             outcome => {
                 // Let the readers catch the last lines.
@@ -241,7 +241,7 @@ impl OidcProvider {
                 let log = log.lock().map(|l| l.clone()).unwrap_or_default();
                 let why = match (outcome, status) {
                     (_, Some(status)) => format!("exited with {status}"),
-                    (Err(_), None) => "not ready within 30 s".to_owned(),
+                    (Err(_), None) => "not ready within 90 s".to_owned(),
                     (Ok(_), None) => "closed its output".to_owned(),
                 };
                 panic!("the test OpenID provider {why}:\n{log}\n{NPM_HINT}");

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod client_cert;
 pub mod csrf;
 pub mod errors;
 pub mod headers;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod observe;
 pub mod pages;
 pub mod texts;
+pub mod texts_lead;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
@@ -77,6 +79,11 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
             get(pages::account::totp_show).post(pages::account::totp_submit),
         )
         .route("/account/sessions/end", post(pages::account::end_session))
+        .route("/account/password", post(pages::account::change_password))
+        .route(
+            "/account/recovery-codes",
+            post(pages::account::new_recovery_codes),
+        )
         .route(
             "/account/sessions/end-others",
             post(pages::account::end_others),
@@ -102,6 +109,9 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/assets/{*file}", get(assets::serve))
+        .merge(pages::certificate::routes())
+        .merge(pages::oidc::routes())
+        .merge(pages::webauthn::routes())
         .route_layer(axum::middleware::from_fn(observe::record_route))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)

@@ -13,7 +13,7 @@ pub struct T {
 impl T {
     /// The text of `key` (the key itself if unknown — the catalogue test prevents that).
     pub fn s(&self, key: &str) -> &'static str {
-        match TEXTS.iter().find(|(k, _, _)| *k == key) {
+        match all().find(|(k, _, _)| *k == key) {
             Some((_, fr, en)) => match self.lang {
                 Lang::Fr => fr,
                 Lang::En => en,
@@ -23,55 +23,15 @@ impl T {
     }
 }
 
+/// Every catalogue entry, this file's and the others'.
+pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    TEXTS.iter().chain(crate::texts_lead::TEXTS.iter())
+}
+
 /// (key, French, English)
 pub const TEXTS: &[(&str, &str, &str)] = &[
     ("nav.account", "Mon compte", "My account"),
     ("nav.admin", "Utilisateurs", "Users"),
-    ("nav.machines", "Machines", "Machines"),
-    (
-        "machines.title",
-        "Appareils et systèmes",
-        "Devices and systems",
-    ),
-    (
-        "machines.new",
-        "Enregistrer un appareil ou un système",
-        "Register a device or system",
-    ),
-    ("machines.name", "Nom", "Name"),
-    ("machines.kind", "Type", "Kind"),
-    (
-        "machines.device",
-        "Appareil ou passerelle de télésurveillance",
-        "Telemonitoring device or gateway",
-    ),
-    (
-        "machines.system",
-        "Autre système (client FHIR, SIEM)",
-        "Other system (FHIR client, SIEM)",
-    ),
-    ("machines.scopes", "Autorisations", "Permissions"),
-    ("machines.create", "Enregistrer", "Register"),
-    (
-        "machines.created",
-        "Identifiants créés",
-        "Credentials created",
-    ),
-    ("machines.client_id", "Identifiant client :", "Client id:"),
-    ("machines.secret", "Secret :", "Secret:"),
-    (
-        "machines.secret_once",
-        "Copiez ce secret maintenant dans la configuration de la machine : il ne sera plus affiché.",
-        "Copy this secret into the machine's configuration now: it will not be shown again.",
-    ),
-    (
-        "machines.list",
-        "Machines enregistrées",
-        "Registered machines",
-    ),
-    ("machines.registered", "Enregistrée le", "Registered"),
-    ("machines.revoke", "Révoquer", "Revoke"),
-    ("machines.revoked", "Révoquée", "Revoked"),
     ("nav.login", "Se connecter", "Sign in"),
     ("nav.logout", "Se déconnecter", "Sign out"),
     ("nav.main", "Navigation principale", "Main navigation"),
@@ -343,6 +303,123 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Vous êtes connecté·e en tant que",
         "You are signed in as",
     ),
+    (
+        "cert.submit",
+        "Se connecter avec ma carte CPS / certificat",
+        "Sign in with my CPS card / certificate",
+    ),
+    (
+        "cert.hint",
+        "Carte insérée et code saisi : votre navigateur présente le certificat de la carte, qui vaut authentification forte.",
+        "With your card inserted and PIN entered, your browser presents the card's certificate, which counts as strong authentication.",
+    ),
+    ("oidc.sign_in_with", "Se connecter avec", "Sign in with"),
+    (
+        "oidc.hint",
+        "Avec votre carte CPS ou votre application e-CPS : le fournisseur d'identité vérifie vos deux facteurs, Galien ouvre le compte lié à votre numéro RPPS.",
+        "With your CPS card or e-CPS app: the identity provider checks both your factors, and Galien opens the account linked to your RPPS number.",
+    ),
+    ("oidc.done_title", "Connexion réussie", "Signed in"),
+    (
+        "oidc.done_lead",
+        "Votre identité a été vérifiée par le fournisseur d'identité. Vous allez être redirigé·e vers votre compte.",
+        "The identity provider has verified your identity. You are being taken to your account.",
+    ),
+    ("oidc.continue", "Continuer", "Continue"),
+    // Security keys and passkeys (WebAuthn).
+    (
+        "webauthn.enrol_title",
+        "Ou bien : une clé de sécurité",
+        "Or: a security key",
+    ),
+    (
+        "webauthn.enrol_lead",
+        "Une clé de sécurité (USB, NFC) ou une clé d'accès de cet appareil peut remplacer l'application d'authentification.",
+        "A security key (USB, NFC) or a passkey on this device can replace the authenticator app.",
+    ),
+    (
+        "webauthn.enrol_button",
+        "Utiliser plutôt une clé de sécurité",
+        "Use a security key instead",
+    ),
+    (
+        "webauthn.name",
+        "Nom de la clé (facultatif)",
+        "Key name (optional)",
+    ),
+    (
+        "webauthn.name_hint",
+        "Pour la reconnaître dans « Mon compte », par exemple « Clé bleue du cabinet ».",
+        "To recognise it in \u{201c}My account\u{201d}, for example \u{201c}Blue office key\u{201d}.",
+    ),
+    (
+        "webauthn.recovery_lead",
+        "Votre clé de sécurité est enregistrée. Conservez ces codes en lieu sûr (imprimés ou dans un gestionnaire de mots de passe) : chacun permet une connexion si vous perdez votre clé. Ils ne seront plus affichés.",
+        "Your security key is registered. Keep these codes somewhere safe (printed or in a password manager): each one lets you sign in if you lose your key. They will not be shown again.",
+    ),
+    ("webauthn.login_title", "Clé de sécurité", "Security key"),
+    (
+        "webauthn.login_lead",
+        "Branchez ou approchez votre clé de sécurité, puis touchez-la quand elle clignote.",
+        "Insert or tap your security key, then touch it when it blinks.",
+    ),
+    (
+        "webauthn.login_button",
+        "Utiliser ma clé de sécurité",
+        "Use my security key",
+    ),
+    (
+        "webauthn.waiting",
+        "Suivez les indications de votre navigateur et touchez votre clé.",
+        "Follow your browser's prompts and touch your key.",
+    ),
+    (
+        "webauthn.unsupported",
+        "Ce navigateur ne prend pas en charge les clés de sécurité. Utilisez un navigateur récent ou votre application d'authentification.",
+        "This browser does not support security keys. Use a recent browser or your authenticator app.",
+    ),
+    (
+        "webauthn.cancelled",
+        "L'opération a été annulée ou le délai est dépassé. Réessayez.",
+        "The operation was cancelled or timed out. Please try again.",
+    ),
+    (
+        "webauthn.failed",
+        "La clé de sécurité n'a pas pu être utilisée. Réessayez ou utilisez un autre facteur.",
+        "The security key could not be used. Try again or use another factor.",
+    ),
+    ("webauthn.keys_title", "Clés de sécurité", "Security keys"),
+    (
+        "webauthn.keys_none",
+        "Aucune clé de sécurité n'est enregistrée.",
+        "No security key is registered.",
+    ),
+    ("webauthn.key_name", "Nom", "Name"),
+    ("webauthn.key_created", "Enregistrée le", "Registered"),
+    ("webauthn.key_used", "Dernière utilisation", "Last used"),
+    ("webauthn.key_never", "jamais", "never"),
+    ("webauthn.key_remove", "Retirer", "Remove"),
+    ("webauthn.add_button", "Ajouter une clé", "Add a key"),
+    (
+        "webauthn.add_fresh",
+        "Pour ajouter une clé, confirmez d'abord votre identité.",
+        "To add a key, first confirm your identity.",
+    ),
+    (
+        "webauthn.add_fresh_link",
+        "Confirmer mon identité",
+        "Confirm my identity",
+    ),
+    (
+        "webauthn.key_added",
+        "La clé de sécurité a été ajoutée ; vos autres sessions ont été fermées.",
+        "The security key was added; your other sessions were ended.",
+    ),
+    (
+        "webauthn.key_removed",
+        "La clé de sécurité a été retirée ; vos autres sessions ont été fermées.",
+        "The security key was removed; your other sessions were ended.",
+    ),
 ];
 
 #[cfg(test)]
@@ -360,17 +437,17 @@ mod tests {
                 let key = piece.split('"').next().unwrap();
                 used += 1;
                 assert!(
-                    TEXTS.iter().any(|(k, _, _)| *k == key),
+                    all().any(|(k, _, _)| *k == key),
                     "{}: missing text key {key:?}",
                     path.display()
                 );
             }
         }
         assert!(used > 50, "templates use the catalogue");
-        for (k, fr, en) in TEXTS {
+        for (k, fr, en) in all() {
             assert!(!fr.is_empty() && !en.is_empty(), "{k}");
             assert_eq!(
-                TEXTS.iter().filter(|(k2, _, _)| k2 == k).count(),
+                all().filter(|(k2, _, _)| k2 == k).count(),
                 1,
                 "duplicate key {k}"
             );

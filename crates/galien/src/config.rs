@@ -631,6 +631,12 @@ impl Config {
         if self.tls.client_ca.is_some() && self.tls.cert.is_none() && !self.tls.self_signed {
             return Err(err("tls.client_ca", "client certificates need TLS".into()));
         }
+        if self.tls.client_crl.is_some() && self.tls.client_ca.is_none() {
+            return Err(err(
+                "tls.client_crl",
+                "a revocation list needs tls.client_ca".into(),
+            ));
+        }
         let tls = match (&self.tls.cert, &self.tls.key, self.tls.self_signed) {
             (None, None, false) => TlsMode::Off,
             (None, None, true) => TlsMode::SelfSigned,

@@ -163,11 +163,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Err(e) => return fail(1, &e.to_string()),
     };
     tracing::info!(address = %server.local_addr(), database, first_start = server.first_start(), "Galien started");
+    let shutdown = shutdown_signal();
     println!("galien: listening on {}", server.base_url());
     if let Some(link) = server.first_admin_link() {
         print_link(link);
     }
-    match server.run(shutdown_signal()).await {
+    match server.run(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(1, &e.to_string()),
     }
@@ -258,22 +259,20 @@ fn check(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// Registers SIGTERM and SIGINT handlers *now* (before the address and link are printed, so a
+/// supervisor that signals at once is heard) and returns the future that resolves on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        let (Ok(mut term), Ok(mut int)) = (term, int) else {
+            tracing::error!("cannot listen for SIGTERM/SIGINT; stop Galien with SIGKILL");
+            return std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
         }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received"),
-        () = term => tracing::info!("SIGTERM received"),
     }
 }

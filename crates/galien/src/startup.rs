@@ -106,6 +106,7 @@ pub fn make_app(
             auth: config.auth_settings(),
             oidc: config.oidc_settings(),
         },
+        oidc: Arc::default(),
     })
 }
 
@@ -115,6 +116,7 @@ pub struct Server {
     listener: std::net::TcpListener,
     local_addr: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
+    client_certs: bool,
     store: Store,
     app: App,
     router: axum::Router,
@@ -154,6 +156,13 @@ impl Server {
             TlsMode::Files { cert, key } => Some(tls::load_pair(cert, key)?),
             TlsMode::Off | TlsMode::SelfSigned => None,
         };
+        let client_certs = match &config.config.tls.client_ca {
+            Some(ca) => Some(tls::client_verifier(
+                ca,
+                config.config.tls.client_crl.as_deref(),
+            )?),
+            None => None,
+        };
 
         let node = NodeId::generate(caps.clock.now(), caps.entropy.as_ref());
         let options = StoreOptions {
@@ -187,11 +196,19 @@ impl Server {
         let audit_key = Arc::new(audit_key);
 
         let tls = match (&config.tls, file_pair) {
-            (_, Some((certs, key))) => Some(tls::server_config(certs, key)?),
+            (_, Some((certs, key))) => Some(tls::server_config_with_clients(
+                certs,
+                key,
+                client_certs.clone(),
+            )?),
             (TlsMode::SelfSigned, None) => {
                 let (cert, key) = tls::self_signed_in(&data_dir.subdir("tls")?)?;
                 let (certs, key) = tls::load_pair(&cert, &key)?;
-                Some(tls::server_config(certs, key)?)
+                Some(tls::server_config_with_clients(
+                    certs,
+                    key,
+                    client_certs.clone(),
+                )?)
             }
             (TlsMode::Off | TlsMode::Files { .. }, None) => None,
         };
@@ -241,6 +258,7 @@ impl Server {
             listener,
             local_addr,
             tls,
+            client_certs: client_certs.is_some(),
             store,
             app,
             router,
@@ -331,8 +349,19 @@ impl Server {
         let served = match self.tls {
             Some(config) => {
                 let rustls = axum_server::tls_rustls::RustlsConfig::from_config(config);
-                match axum_server::from_tcp_rustls(self.listener, rustls) {
-                    Ok(server) => server.handle(handle).serve(service).await,
+                // The connection's verified client certificate reaches handlers (AUTH-2).
+                let acceptor = crate::client_cert::ClientCertAcceptor::new(
+                    axum_server::tls_rustls::RustlsAcceptor::new(rustls),
+                    self.client_certs,
+                );
+                match axum_server::from_tcp(self.listener) {
+                    Ok(server) => {
+                        server
+                            .acceptor(acceptor)
+                            .handle(handle)
+                            .serve(service)
+                            .await
+                    }
                     Err(e) => Err(e),
                 }
             }

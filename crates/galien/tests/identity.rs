@@ -42,6 +42,8 @@ on_both_backends!(
     auth_08_invited_medecin_enrols_then_suspension_ends_the_sessions,
     auth_01_second_account_with_same_email_or_rpps_is_refused,
     auth_02_health_pages_refuse_a_one_factor_session,
+    auth_07_password_change_needs_a_fresh_factor_and_ends_other_sessions,
+    auth_05_the_person_sees_failures_aimed_at_their_account,
 );
 
 async fn start(backend: Backend) -> (TestServer, Arc<ManualClock>) {
@@ -577,5 +579,121 @@ async fn auth_02_health_pages_refuse_a_one_factor_session(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    s.stop().await;
+}
+
+async fn auth_07_password_change_needs_a_fresh_factor_and_ends_other_sessions(backend: Backend) {
+    let (s, clock) = start(backend).await;
+    let admin = people::enrol_first_admin(&s, &clock).await;
+    let phone = people::sign_in(&s, &admin.email, PASSWORD, &admin.totp, &clock).await;
+    let laptop = people::sign_in(&s, &admin.email, PASSWORD, &admin.totp, &clock).await;
+    clock.advance(time::Duration::minutes(6));
+    let page = laptop.get("/account").await;
+    assert!(
+        page.has("confirmez d'abord votre identité"),
+        "{}",
+        page.body
+    );
+    let csrf = page.field("_csrf").unwrap();
+    let new_password = "Nouvelle-Phrase-De-Passe-2027!";
+    let r = laptop
+        .post(
+            "/account/password",
+            &[
+                ("_csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("new_password", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "no fresh factor: {}", r.body);
+    // Step up with a fresh code, then change.
+    let code = next_code(&clock, &admin.totp);
+    let r = laptop
+        .submit(
+            "/account/step-up",
+            "/account/step-up",
+            &[("code", &code), ("next", "/account")],
+        )
+        .await;
+    assert_eq!(r.location(), Some("/account"), "{}", r.body);
+    let r = laptop
+        .post(
+            "/account/password",
+            &[
+                ("_csrf", &csrf),
+                ("current_password", "Wrong-Current-1!"),
+                ("new_password", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let r = laptop
+        .post(
+            "/account/password",
+            &[
+                ("_csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("new_password", "azerty123"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.has("Ce mot de passe ne convient pas."), "{}", r.body);
+    let r = laptop
+        .post(
+            "/account/password",
+            &[
+                ("_csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("new_password", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), Some("/account?done=password"), "{}", r.body);
+    assert_eq!(
+        phone.get("/account").await.location(),
+        Some("/login?expired=1"),
+        "other sessions end"
+    );
+    assert_eq!(laptop.get("/account").await.status, 200, "this one stays");
+    let old = Agent::new(&s)
+        .submit(
+            "/login",
+            "/login",
+            &[("email", &admin.email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(old.status, 401);
+    people::sign_in(&s, &admin.email, new_password, &admin.totp, &clock).await;
+    assert_eq!(
+        actions(&s, AuditAction::AuthPasswordChanged).await,
+        2,
+        "enrolment, then the change"
+    );
+    s.stop().await;
+}
+
+async fn auth_05_the_person_sees_failures_aimed_at_their_account(backend: Backend) {
+    let (s, clock) = start(backend).await;
+    let admin = people::enrol_first_admin(&s, &clock).await;
+    let attacker = Agent::new(&s);
+    for _ in 0..3 {
+        attacker
+            .submit(
+                "/login",
+                "/login",
+                &[("email", &admin.email), ("password", "Guess-Guess-123!")],
+            )
+            .await;
+    }
+    let page = admin.agent.get("/account").await;
+    assert_eq!(
+        page.body.matches("Tentative de connexion échouée").count(),
+        3,
+        "{}",
+        page.body
+    );
+    assert!(page.has("class=\"alert-row\""));
     s.stop().await;
 }

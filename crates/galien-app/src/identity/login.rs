@@ -88,6 +88,17 @@ pub async fn password(
             NextStep::SecondFactor,
         )
         .await
+    } else if !app.store.webauthn_credentials(user.id).await?.is_empty() {
+        // Security keys only: the second-factor page offers the key (AUTH-2).
+        session::open(
+            app,
+            ctx,
+            &user,
+            AuthMethod::PasswordWebauthn,
+            Assurance::OneFactor,
+            NextStep::SecondFactor,
+        )
+        .await
     } else {
         session::open(
             app,
@@ -101,7 +112,7 @@ pub async fn password(
     }
 }
 
-async fn fail(
+pub(super) async fn fail(
     app: &App,
     ctx: &RequestContext,
     keys: &throttle::Keys,

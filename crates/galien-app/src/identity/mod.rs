@@ -1,13 +1,17 @@
 //! Identity and strong authentication (AUTH-1 … AUTH-9): enrolment, sign-in with two factors,
 //! sessions, brute-force protection, administration of accounts.
 
+pub mod account;
 pub mod admin;
+pub mod certificate;
 pub mod enrol;
 pub mod login;
 pub mod machines;
+pub mod oidc;
 pub mod session;
 pub mod throttle;
 pub mod totp;
+pub mod webauthn;
 
 use galien_crypto::token::SecretToken;
 

@@ -45,6 +45,19 @@ struct AccountPage {
     recovery_left: u32,
     sessions: Vec<SessionRow>,
     csrf: String,
+    fresh: bool,
+    errors: Vec<String>,
+    events: Vec<EventRow>,
+    webauthn_keys: crate::pages::webauthn::KeysSection,
+}
+
+/// One recent security event.
+#[derive(Debug)]
+struct EventRow {
+    when: String,
+    what: &'static str,
+    from: String,
+    alert: bool,
 }
 
 /// Query of `GET /account`.
@@ -79,7 +92,27 @@ pub async fn show(
     Ctx(ctx): Ctx,
     Query(q): Query<AccountQuery>,
 ) -> Result<Response, PageError> {
-    let lang = ctx.lang;
+    account_page(
+        &state,
+        &current,
+        ctx.lang,
+        q.done.as_deref(),
+        StatusCode::OK,
+        Vec::new(),
+    )
+    .await
+}
+
+async fn account_page(
+    state: &WebState,
+    current: &Current,
+    lang: Lang,
+    done: Option<&str>,
+    status: StatusCode,
+    errors: Vec<String>,
+) -> Result<Response, PageError> {
+    let state = state.clone();
+    let current = current.clone();
     let sessions = session::list(&state.app, &current)
         .await
         .map_err(|e| PageError {
@@ -99,12 +132,41 @@ pub async fn show(
         })
         .collect();
     let user = &current.user;
-    let notice = match q.done.as_deref() {
+    let notice = match done {
         Some("session") => Some("account.session_ended"),
         Some("others") => Some("account.others_ended"),
+        Some("password") => Some("account.password_changed"),
         _ => None,
     };
+    let events = galien_app::identity::account::recent_security_events(&state.app, &current, 10)
+        .await
+        .map_err(|e| PageError {
+            code: e.code(),
+            lang,
+        })?
+        .into_iter()
+        .map(|e| {
+            let key = format!("event.{}", e.event.action.as_str());
+            let what = crate::texts::all()
+                .find(|(k, _, _)| *k == key)
+                .map_or("event.other", |(k, _, _)| *k);
+            EventRow {
+                when: human_time(e.event.at, lang),
+                what,
+                from: e
+                    .event
+                    .source
+                    .ip
+                    .clone()
+                    .unwrap_or_else(|| unknown.to_owned()),
+                alert: e.event.outcome != galien_core::audit::Outcome::Success,
+            }
+        })
+        .collect();
     let page = AccountPage {
+        fresh: current.has_fresh_factor(&state.app),
+        errors,
+        events,
         frame: frame(lang, "/account", Some(&current)),
         notice,
         name: user.display_name.clone(),
@@ -121,6 +183,88 @@ pub async fn show(
         recovery_left: user.recovery_codes_remaining,
         sessions: rows,
         csrf: current.csrf_token(),
+        webauthn_keys: crate::pages::webauthn::keys_section(&state, &current, lang, done).await?,
+    };
+    Ok(render(status, &page))
+}
+
+/// The password change form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /account/password`.
+pub async fn change_password(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    form: Result<Form<PasswordForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let Ok(Form(form)) = form else {
+        return Err(PageError {
+            code: ErrorCode::FormInvalid,
+            lang,
+        });
+    };
+    if !current.csrf_ok(&form.csrf) {
+        return Err(PageError {
+            code: ErrorCode::CsrfInvalid,
+            lang,
+        });
+    }
+    match galien_app::identity::account::change_password(
+        &state.app,
+        &ctx,
+        &current,
+        &form.current_password,
+        &form.new_password,
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to("/account?done=password").into_response()),
+        Err(e) => {
+            account_page(
+                &state,
+                &current,
+                lang,
+                None,
+                status_of(&e),
+                messages(&e, lang),
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /account/recovery-codes`: new codes, shown once.
+pub async fn new_recovery_codes(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    if !form.is_ok_and(|Form(f)| current.csrf_ok(&f.csrf)) {
+        return Err(PageError {
+            code: ErrorCode::CsrfInvalid,
+            lang,
+        });
+    }
+    let codes = galien_app::identity::account::new_recovery_codes(&state.app, &ctx, &current)
+        .await
+        .map_err(|e| PageError {
+            code: e.code(),
+            lang,
+        })?;
+    let page = RecoveryPage {
+        frame: frame(lang, "/account", Some(&current)),
+        codes: codes.iter().map(|c| c.display().to_string()).collect(),
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -134,9 +278,12 @@ struct TotpPage {
     sealed: String,
     qr_base64: String,
     secret: String,
+    /// Offers a security key instead (WebAuthn works at this address).
+    webauthn: bool,
 }
 
 fn totp_page(
+    state: &WebState,
     current: &Current,
     lang: Lang,
     status: StatusCode,
@@ -148,6 +295,7 @@ fn totp_page(
         errors,
         csrf: current.csrf_token(),
         sealed: setup.sealed.clone(),
+        webauthn: galien_app::identity::webauthn::available(&state.app),
         qr_base64: STANDARD.encode(setup.qr_svg.as_bytes()),
         secret: setup
             .secret_base32
@@ -185,6 +333,7 @@ pub async fn totp_show(
         lang,
     })?;
     Ok(totp_page(
+        &state,
         &current,
         lang,
         StatusCode::OK,
@@ -255,6 +404,7 @@ pub async fn totp_submit(
                     lang,
                 })?;
             Ok(totp_page(
+                &state,
                 &current,
                 lang,
                 status_of(&e),
@@ -339,13 +489,18 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-fn step_up_page(
+async fn step_up_page(
+    state: &WebState,
     current: &Current,
     lang: Lang,
     status: StatusCode,
     errors: Vec<String>,
     next: Option<String>,
 ) -> Response {
+    let offer = match crate::pages::webauthn::factor_offer(state, current, lang).await {
+        Ok(offer) => offer,
+        Err(e) => return e.into_response(),
+    };
     let page = FactorPage {
         frame: frame(lang, "/account/step-up", Some(current)),
         errors,
@@ -355,17 +510,27 @@ fn step_up_page(
         action: "/account/step-up",
         recovery: false,
         next: next.filter(|n| is_local_path(n)),
+        offer,
     };
     render(status, &page)
 }
 
 /// `GET /account/step-up?next=…`.
 pub async fn step_up(
+    State(state): State<WebState>,
     Strong(current): Strong,
     Ctx(ctx): Ctx,
     Query(q): Query<NextQuery>,
 ) -> Response {
-    step_up_page(&current, ctx.lang, StatusCode::OK, Vec::new(), q.next)
+    step_up_page(
+        &state,
+        &current,
+        ctx.lang,
+        StatusCode::OK,
+        Vec::new(),
+        q.next,
+    )
+    .await
 }
 
 /// `POST /account/step-up`.
@@ -378,21 +543,25 @@ pub async fn step_up_submit(
     let lang = ctx.lang;
     let Ok(Form(form)) = form else {
         return step_up_page(
+            &state,
             &current,
             lang,
             StatusCode::BAD_REQUEST,
             vec![ErrorCode::FormInvalid.message(lang).into()],
             None,
-        );
+        )
+        .await;
     };
     if !current.csrf_ok(&form.csrf) {
         return step_up_page(
+            &state,
             &current,
             lang,
             StatusCode::FORBIDDEN,
             vec![ErrorCode::CsrfInvalid.message(lang).into()],
             form.next,
-        );
+        )
+        .await;
     }
     match login::step_up(&state.app, &ctx, &current, &form.code).await {
         Ok(()) => {
@@ -402,6 +571,16 @@ pub async fn step_up_submit(
                 .unwrap_or_else(|| "/account".to_owned());
             Redirect::to(&target).into_response()
         }
-        Err(e) => step_up_page(&current, lang, status_of(&e), messages(&e, lang), form.next),
+        Err(e) => {
+            step_up_page(
+                &state,
+                &current,
+                lang,
+                status_of(&e),
+                messages(&e, lang),
+                form.next,
+            )
+            .await
+        }
     }
 }

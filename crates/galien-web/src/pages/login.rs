@@ -3,6 +3,7 @@
 
 use crate::WebState;
 use crate::auth::{Ctx, Signed, clear_session_cookie, next_path, redirect_with_session};
+use crate::client_cert::CertificateOffer;
 use crate::csrf;
 use crate::errors::PageError;
 use crate::pages::{Frame, frame, messages, render, status_of};
@@ -25,6 +26,10 @@ struct LoginPage {
     csrf: String,
     email: String,
     expired: bool,
+    /// Offers sign-in with a CPS card / client certificate (AUTH-2).
+    certificate: bool,
+    /// The label of the OpenID Connect provider's button, when one is configured (AUTH-2).
+    oidc: Option<String>,
 }
 
 /// Query of `GET /login`.
@@ -44,7 +49,8 @@ pub struct LoginForm {
     password: String,
 }
 
-fn login_page(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn login_page(
     state: &WebState,
     headers: &HeaderMap,
     lang: galien_core::Lang,
@@ -52,6 +58,7 @@ fn login_page(
     errors: Vec<String>,
     email: String,
     expired: bool,
+    certificate: CertificateOffer,
 ) -> Response {
     let token = csrf::pre_token(&state.app, headers);
     let page = LoginPage {
@@ -60,6 +67,8 @@ fn login_page(
         csrf: token.form.clone(),
         email,
         expired,
+        certificate: certificate.0,
+        oidc: state.app.settings.oidc.as_ref().map(|o| o.label.clone()),
     };
     let mut r = render(status, &page);
     if let Some(v) = csrf::pre_cookie_header(&token, state.tls) {
@@ -73,6 +82,7 @@ pub async fn show(
     State(state): State<WebState>,
     Ctx(ctx): Ctx,
     Query(q): Query<LoginQuery>,
+    offer: CertificateOffer,
     headers: HeaderMap,
 ) -> Response {
     login_page(
@@ -83,6 +93,7 @@ pub async fn show(
         Vec::new(),
         String::new(),
         q.expired.is_some(),
+        offer,
     )
 }
 
@@ -90,6 +101,7 @@ pub async fn show(
 pub async fn submit(
     State(state): State<WebState>,
     Ctx(ctx): Ctx,
+    offer: CertificateOffer,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
@@ -103,6 +115,7 @@ pub async fn submit(
             vec![ErrorCode::FormInvalid.message(lang).into()],
             String::new(),
             false,
+            offer,
         );
     };
     if !csrf::pre_ok(&state.app, &headers, &form.csrf) {
@@ -114,6 +127,7 @@ pub async fn submit(
             vec![ErrorCode::CsrfInvalid.message(lang).into()],
             form.email,
             false,
+            offer,
         );
     }
     match login::password(&state.app, &ctx, &form.email, &form.password).await {
@@ -126,6 +140,7 @@ pub async fn submit(
             messages(&e, lang),
             form.email,
             false,
+            offer,
         ),
     }
 }
@@ -141,6 +156,8 @@ pub(crate) struct FactorPage {
     pub(crate) action: &'static str,
     pub(crate) recovery: bool,
     pub(crate) next: Option<String>,
+    /// Which factors to offer (TOTP form, security key button).
+    pub(crate) offer: crate::pages::webauthn::FactorOffer,
 }
 
 /// The code forms.
@@ -153,12 +170,17 @@ pub struct CodeForm {
     pub(crate) next: Option<String>,
 }
 
-fn factor_page(
+async fn factor_page(
+    state: &WebState,
     current: &session::Current,
     lang: galien_core::Lang,
     status: StatusCode,
     errors: Vec<String>,
 ) -> Response {
+    let offer = match crate::pages::webauthn::factor_offer(state, current, lang).await {
+        Ok(offer) => offer,
+        Err(e) => return e.into_response(),
+    };
     let page = FactorPage {
         frame: frame(lang, "/login/factor", Some(current)),
         errors,
@@ -168,16 +190,21 @@ fn factor_page(
         action: "/login/factor",
         recovery: true,
         next: None,
+        offer,
     };
     render(status, &page)
 }
 
 /// `GET /login/factor`.
-pub async fn factor(Signed(current): Signed, Ctx(ctx): Ctx) -> Response {
+pub async fn factor(
+    State(state): State<WebState>,
+    Signed(current): Signed,
+    Ctx(ctx): Ctx,
+) -> Response {
     if current.pending() != NextStep::SecondFactor {
         return Redirect::to(next_path(current.pending())).into_response();
     }
-    factor_page(&current, ctx.lang, StatusCode::OK, Vec::new())
+    factor_page(&state, &current, ctx.lang, StatusCode::OK, Vec::new()).await
 }
 
 /// `POST /login/factor`.
@@ -190,26 +217,30 @@ pub async fn factor_submit(
     let lang = ctx.lang;
     let Ok(Form(form)) = form else {
         return factor_page(
+            &state,
             &current,
             lang,
             StatusCode::BAD_REQUEST,
             vec![ErrorCode::FormInvalid.message(lang).into()],
-        );
+        )
+        .await;
     };
     if !current.csrf_ok(&form.csrf) {
         return factor_page(
+            &state,
             &current,
             lang,
             StatusCode::FORBIDDEN,
             vec![ErrorCode::CsrfInvalid.message(lang).into()],
-        );
+        )
+        .await;
     }
     if current.pending() != NextStep::SecondFactor {
         return Redirect::to(next_path(current.pending())).into_response();
     }
     match login::second_factor_totp(&state.app, &ctx, &current, &form.code).await {
         Ok(grant) => redirect_with_session(&grant, state.tls),
-        Err(e) => factor_page(&current, lang, status_of(&e), messages(&e, lang)),
+        Err(e) => factor_page(&state, &current, lang, status_of(&e), messages(&e, lang)).await,
     }
 }
 
@@ -223,26 +254,30 @@ pub async fn recovery_submit(
     let lang = ctx.lang;
     let Ok(Form(form)) = form else {
         return factor_page(
+            &state,
             &current,
             lang,
             StatusCode::BAD_REQUEST,
             vec![ErrorCode::FormInvalid.message(lang).into()],
-        );
+        )
+        .await;
     };
     if !current.csrf_ok(&form.csrf) {
         return factor_page(
+            &state,
             &current,
             lang,
             StatusCode::FORBIDDEN,
             vec![ErrorCode::CsrfInvalid.message(lang).into()],
-        );
+        )
+        .await;
     }
     if current.pending() != NextStep::SecondFactor {
         return Redirect::to(next_path(current.pending())).into_response();
     }
     match login::second_factor_recovery(&state.app, &ctx, &current, &form.code).await {
         Ok(grant) => redirect_with_session(&grant, state.tls),
-        Err(e) => factor_page(&current, lang, status_of(&e), messages(&e, lang)),
+        Err(e) => factor_page(&state, &current, lang, status_of(&e), messages(&e, lang)).await,
     }
 }
 

@@ -2,10 +2,13 @@
 
 pub mod account;
 pub mod admin;
+pub mod certificate;
 pub mod enrol;
 pub mod home;
 pub mod login;
 pub mod machines;
+pub mod oidc;
+pub mod webauthn;
 
 use crate::errors::status_for;
 use crate::i18n::{Chrome, chrome};
