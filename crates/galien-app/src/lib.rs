@@ -2,6 +2,7 @@
 //! compliance); handlers in `galien-web` and the CLI call these functions and nothing below them.
 
 pub mod bootstrap;
+pub mod compliance;
 pub mod context;
 pub mod error;
 pub mod identity;

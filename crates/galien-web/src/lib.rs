@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod observe;
 pub mod pages;
 pub mod texts;
+pub mod texts_dpo;
 pub mod texts_lead;
 
 use axum::Router;
@@ -112,6 +113,7 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
         .merge(pages::certificate::routes())
         .merge(pages::oidc::routes())
         .merge(pages::webauthn::routes())
+        .merge(pages::dpo::routes())
         .route_layer(axum::middleware::from_fn(observe::record_route))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)

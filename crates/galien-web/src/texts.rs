@@ -25,7 +25,10 @@ impl T {
 
 /// Every catalogue entry, this file's and the others'.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
-    TEXTS.iter().chain(crate::texts_lead::TEXTS.iter())
+    TEXTS
+        .iter()
+        .chain(crate::texts_lead::TEXTS.iter())
+        .chain(crate::texts_dpo::TEXTS.iter())
 }
 
 /// (key, French, English)

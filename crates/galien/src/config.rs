@@ -39,6 +39,33 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// The audit trail.
     pub audit: AuditConfig,
+    /// Forwarding the audit trail to a SIEM (syslog over TLS).
+    pub siem: SiemConfig,
+}
+
+/// `[siem]` (TRACE-3): absent address = no forwarding. See [`crate::siem`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiemConfig {
+    /// The collector, `host:port` (RFC 5425 syslog over TLS, usually port 6514).
+    pub address: Option<String>,
+    /// PEM file of the authorities trusted for the collector's certificate (required with `address`).
+    pub ca: Option<PathBuf>,
+    /// RFC 5424 APP-NAME.
+    pub app_name: String,
+    /// RFC 5424 HOSTNAME; the machine's name if absent.
+    pub hostname: Option<String>,
+}
+
+impl Default for SiemConfig {
+    fn default() -> Self {
+        Self {
+            address: None,
+            ca: None,
+            app_name: "galien".to_owned(),
+            hostname: None,
+        }
+    }
 }
 
 /// `[oidc]`: absent issuer = no OpenID Connect sign-in.
@@ -103,6 +130,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             oidc: OidcConfig::default(),
             audit: AuditConfig::default(),
+            siem: SiemConfig::default(),
         }
     }
 }
@@ -281,6 +309,10 @@ pub const KEYS: &[&str] = &[
     "oidc.rpps_claim",
     "oidc.label",
     "audit.checkpoint_interval_secs",
+    "siem.address",
+    "siem.ca",
+    "siem.app_name",
+    "siem.hostname",
 ];
 
 /// Environment variables with the `GALIEN_` prefix that are not configuration keys.
@@ -527,6 +559,14 @@ fn fix_for(key: &str) -> String {
         }
         "oidc.acr_values" => "give the acr value(s) to require, such as eidas1".into(),
         "audit.checkpoint_interval_secs" => "give a number of seconds between 10 and 86400".into(),
+        "siem.address" => "give the syslog collector as host:port (TLS, usually port 6514)".into(),
+        "siem.ca" => {
+            "give the PEM file of the authority that issued the collector's certificate, with siem.address"
+                .into()
+        }
+        "siem.app_name" | "siem.hostname" => {
+            "give printable ASCII without spaces (app_name: at most 48 characters)".into()
+        }
         _ => "see README, Configuration".into(),
     }
 }
@@ -637,6 +677,7 @@ impl Config {
                 "a revocation list needs tls.client_ca".into(),
             ));
         }
+        crate::siem::check_config(&self.siem).map_err(|(key, problem)| err(key, problem))?;
         let tls = match (&self.tls.cert, &self.tls.key, self.tls.self_signed) {
             (None, None, false) => TlsMode::Off,
             (None, None, true) => TlsMode::SelfSigned,
@@ -737,6 +778,11 @@ impl ValidConfig {
         Duration::from_secs(self.config.http.request_timeout_secs)
     }
 
+    /// SIEM forwarding settings, when `siem.address` is set.
+    pub fn siem_settings(&self) -> Option<crate::siem::SiemSettings> {
+        crate::siem::settings(&self.config.siem)
+    }
+
     /// Grace given to in-flight requests at shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.config.http.shutdown_grace_secs)
@@ -797,6 +843,9 @@ mod tests {
             "oidc.issuer",
             "oidc.client_id",
             "oidc.client_secret",
+            "siem.address",
+            "siem.ca",
+            "siem.hostname",
         ] {
             present.push(k.to_owned());
         }

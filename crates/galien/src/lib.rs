@@ -6,6 +6,7 @@ pub mod client_cert;
 pub mod config;
 pub mod datadir;
 pub mod secret;
+pub mod siem;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;

@@ -71,6 +71,9 @@ pub enum StartError {
     /// Password hashing parameters refused.
     #[error("auth.argon2_*: {0}")]
     Hasher(String),
+    /// SIEM forwarding (TRACE-3).
+    #[error(transparent)]
+    Siem(#[from] crate::siem::SiemError),
     /// The server failed while running.
     #[error("server: {0}")]
     Serve(std::io::Error),
@@ -127,6 +130,7 @@ pub struct Server {
     audit_key: Arc<galien_crypto::audit::AuditSigningKey>,
     checkpoint_every: Duration,
     node: NodeId,
+    siem: Option<crate::siem::Forwarder>,
 }
 
 impl Server {
@@ -163,6 +167,11 @@ impl Server {
             )?),
             None => None,
         };
+        // The collector's authority is read before the disk is touched, like the TLS files.
+        let siem = config
+            .siem_settings()
+            .map(crate::siem::Forwarder::prepare)
+            .transpose()?;
 
         let node = NodeId::generate(caps.clock.now(), caps.entropy.as_ref());
         let options = StoreOptions {
@@ -194,6 +203,9 @@ impl Server {
             caps.entropy.as_ref(),
         )?;
         let audit_key = Arc::new(audit_key);
+        let siem = siem
+            .map(|f| f.with_cursor_in(data_dir.path()))
+            .transpose()?;
 
         let tls = match (&config.tls, file_pair) {
             (_, Some((certs, key))) => Some(tls::server_config_with_clients(
@@ -269,6 +281,7 @@ impl Server {
             audit_key,
             checkpoint_every: Duration::from_secs(config.config.audit.checkpoint_interval_secs),
             node,
+            siem,
         })
     }
 
@@ -343,6 +356,8 @@ impl Server {
                 }
             })
         };
+        // Forwarding to the SIEM only reads the trail, in its own task (TRACE-3).
+        let forwarder = self.siem.map(|f| f.spawn(self.store.clone()));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -372,6 +387,10 @@ impl Server {
         };
         watcher.abort();
         checkpointer.abort();
+        if let Some(forwarder) = forwarder {
+            // Records written but not yet confirmed are sent again at the next start.
+            forwarder.abort();
+        }
         // A last signed checkpoint covers everything recorded up to the stop.
         if let Err(e) = self
             .store

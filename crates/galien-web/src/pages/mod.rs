@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod certificate;
+pub mod dpo;
 pub mod enrol;
 pub mod home;
 pub mod login;
@@ -44,6 +45,8 @@ pub struct Nav {
     pub csrf: String,
     /// Shows the administration link.
     pub is_admin: bool,
+    /// Shows the audit trail link (the DPO, TRACE-3).
+    pub is_dpo: bool,
     /// Two factors done.
     pub strong: bool,
 }
@@ -58,6 +61,7 @@ pub fn frame(lang: Lang, here: impl Into<String>, current: Option<&Current>) -> 
             name: c.user.display_name.clone(),
             csrf: c.csrf_token(),
             is_admin: c.user.role == galien_core::identity::Role::Administrateur,
+            is_dpo: c.user.role == galien_core::identity::Role::Dpo,
             strong: c.is_strong(),
         }),
         t: T { lang },
