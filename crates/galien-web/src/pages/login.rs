@@ -207,6 +207,13 @@ pub async fn factor(
     factor_page(&state, &current, ctx.lang, StatusCode::OK, Vec::new()).await
 }
 
+/// Which second factor a form carries.
+#[derive(Debug, Clone, Copy)]
+enum Factor {
+    Totp,
+    Recovery,
+}
+
 /// `POST /login/factor`.
 pub async fn factor_submit(
     State(state): State<WebState>,
@@ -214,34 +221,7 @@ pub async fn factor_submit(
     Ctx(ctx): Ctx,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
-    let lang = ctx.lang;
-    let Ok(Form(form)) = form else {
-        return factor_page(
-            &state,
-            &current,
-            lang,
-            StatusCode::BAD_REQUEST,
-            vec![ErrorCode::FormInvalid.message(lang).into()],
-        )
-        .await;
-    };
-    if !current.csrf_ok(&form.csrf) {
-        return factor_page(
-            &state,
-            &current,
-            lang,
-            StatusCode::FORBIDDEN,
-            vec![ErrorCode::CsrfInvalid.message(lang).into()],
-        )
-        .await;
-    }
-    if current.pending() != NextStep::SecondFactor {
-        return Redirect::to(next_path(current.pending())).into_response();
-    }
-    match login::second_factor_totp(&state.app, &ctx, &current, &form.code).await {
-        Ok(grant) => redirect_with_session(&grant, state.tls),
-        Err(e) => factor_page(&state, &current, lang, status_of(&e), messages(&e, lang)).await,
-    }
+    second_factor(&state, &current, &ctx, form, Factor::Totp).await
 }
 
 /// `POST /login/recovery`.
@@ -251,33 +231,50 @@ pub async fn recovery_submit(
     Ctx(ctx): Ctx,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Response {
+    second_factor(&state, &current, &ctx, form, Factor::Recovery).await
+}
+
+async fn second_factor(
+    state: &WebState,
+    current: &session::Current,
+    ctx: &galien_app::RequestContext,
+    form: Result<Form<CodeForm>, FormRejection>,
+    factor: Factor,
+) -> Response {
     let lang = ctx.lang;
+    let refused = |code: ErrorCode| vec![code.message(lang).to_owned()];
     let Ok(Form(form)) = form else {
         return factor_page(
-            &state,
-            &current,
+            state,
+            current,
             lang,
             StatusCode::BAD_REQUEST,
-            vec![ErrorCode::FormInvalid.message(lang).into()],
+            refused(ErrorCode::FormInvalid),
         )
         .await;
     };
     if !current.csrf_ok(&form.csrf) {
         return factor_page(
-            &state,
-            &current,
+            state,
+            current,
             lang,
             StatusCode::FORBIDDEN,
-            vec![ErrorCode::CsrfInvalid.message(lang).into()],
+            refused(ErrorCode::CsrfInvalid),
         )
         .await;
     }
     if current.pending() != NextStep::SecondFactor {
         return Redirect::to(next_path(current.pending())).into_response();
     }
-    match login::second_factor_recovery(&state.app, &ctx, &current, &form.code).await {
+    let result = match factor {
+        Factor::Totp => login::second_factor_totp(&state.app, ctx, current, &form.code).await,
+        Factor::Recovery => {
+            login::second_factor_recovery(&state.app, ctx, current, &form.code).await
+        }
+    };
+    match result {
         Ok(grant) => redirect_with_session(&grant, state.tls),
-        Err(e) => factor_page(&state, &current, lang, status_of(&e), messages(&e, lang)).await,
+        Err(e) => factor_page(state, current, lang, status_of(&e), messages(&e, lang)).await,
     }
 }
 
