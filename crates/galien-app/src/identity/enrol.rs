@@ -9,6 +9,7 @@ use galien_core::audit::{AuditAction, Outcome};
 use galien_core::identity::{AccountStatus, Assurance, AuthMethod, Email, Role};
 use galien_core::ids::UserId;
 use galien_crypto::password::{Password, PasswordContext};
+use galien_crypto::recovery::{self, RecoveryCode};
 use galien_crypto::token::SecretToken;
 use galien_store::{AcceptError, ConsumeError, NewUser, StoreError, TokenPurpose};
 
@@ -183,4 +184,68 @@ pub async fn accept_invitation(
         NextStep::EnrolFactor,
     )
     .await
+}
+
+/// A first factor is in place: recovery codes, activation, every session ended, a new two-factor
+/// session (TOTP and WebAuthn enrolment alike).
+pub(super) async fn complete_factor(
+    app: &App,
+    ctx: &RequestContext,
+    current: &super::session::Current,
+    factor: &str,
+    method: AuthMethod,
+) -> Result<(SessionGrant, Vec<RecoveryCode>), AppError> {
+    let now = app.clock.now();
+    let user = &current.user;
+    let (codes, hashes) = recovery::generate(
+        app.entropy.as_ref(),
+        &app.keys.recovery,
+        recovery::DEFAULT_COUNT,
+    );
+    app.store
+        .replace_recovery_codes(user.id, hashes.iter().map(|h| *h.as_bytes()).collect(), now)
+        .await?;
+    let who = Who {
+        assurance: Some(Assurance::TwoFactors),
+        ..current.who()
+    };
+    trace::security(
+        app,
+        ctx,
+        who,
+        AuditAction::AuthFactorEnrolled,
+        Outcome::Success,
+        Some(factor),
+        Some(user.id),
+    )
+    .await?;
+    if user.status == AccountStatus::Invited {
+        app.store
+            .set_user_status(user.id, AccountStatus::Active, now)
+            .await?;
+        trace::security(
+            app,
+            ctx,
+            who,
+            AuditAction::AccountActivated,
+            Outcome::Success,
+            None,
+            Some(user.id),
+        )
+        .await?;
+    }
+    app.store
+        .end_user_sessions(user.id, None, "factor_changed", now)
+        .await?;
+    let user = app.store.user(user.id).await?;
+    let grant = session::open(
+        app,
+        ctx,
+        &user,
+        method,
+        Assurance::TwoFactors,
+        NextStep::Done,
+    )
+    .await?;
+    Ok((grant, codes))
 }

@@ -3,17 +3,15 @@
 //! that their app holds it; then it is sealed at rest, recovery codes are issued, the account
 //! becomes active, every other session ends and a new two-factor session begins (AUTH-6, AUTH-7).
 
+use super::SessionGrant;
 use super::login::totp_aad;
-use super::session::{self, Current};
-use super::{NextStep, SessionGrant};
-use crate::trace::{self, Who};
+use super::session::Current;
 use crate::{App, AppError, RequestContext};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use galien_core::ErrorCode;
-use galien_core::audit::{AuditAction, Outcome};
-use galien_core::identity::{AccountStatus, Assurance, AuthMethod};
-use galien_crypto::recovery::{self, RecoveryCode};
+use galien_core::identity::AuthMethod;
+use galien_crypto::recovery::RecoveryCode;
 use galien_crypto::totp::TotpSecret;
 use zeroize::Zeroizing;
 
@@ -111,56 +109,5 @@ pub async fn confirm(
     );
     app.store.set_totp(user.id, sealed_at_rest, now).await?;
     app.store.advance_totp_step(user.id, step).await?;
-    let (codes, hashes) = recovery::generate(
-        app.entropy.as_ref(),
-        &app.keys.recovery,
-        recovery::DEFAULT_COUNT,
-    );
-    app.store
-        .replace_recovery_codes(user.id, hashes.iter().map(|h| *h.as_bytes()).collect(), now)
-        .await?;
-    let who = Who {
-        assurance: Some(Assurance::TwoFactors),
-        ..current.who()
-    };
-    trace::security(
-        app,
-        ctx,
-        who,
-        AuditAction::AuthFactorEnrolled,
-        Outcome::Success,
-        Some("totp"),
-        Some(user.id),
-    )
-    .await?;
-    if user.status == AccountStatus::Invited {
-        app.store
-            .set_user_status(user.id, AccountStatus::Active, now)
-            .await?;
-        trace::security(
-            app,
-            ctx,
-            who,
-            AuditAction::AccountActivated,
-            Outcome::Success,
-            None,
-            Some(user.id),
-        )
-        .await?;
-    }
-    // A factor change ends every session, this one included; a fresh two-factor session follows.
-    app.store
-        .end_user_sessions(user.id, None, "factor_changed", now)
-        .await?;
-    let user = app.store.user(user.id).await?;
-    let grant = session::open(
-        app,
-        ctx,
-        &user,
-        AuthMethod::PasswordTotp,
-        Assurance::TwoFactors,
-        NextStep::Done,
-    )
-    .await?;
-    Ok((grant, codes))
+    super::enrol::complete_factor(app, ctx, current, "totp", AuthMethod::PasswordTotp).await
 }

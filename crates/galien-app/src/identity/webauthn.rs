@@ -28,9 +28,9 @@ use crate::{App, AppError, RequestContext};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use galien_core::audit::{AuditAction, Outcome};
-use galien_core::identity::{AccountStatus, Assurance, AuthMethod};
+use galien_core::identity::{Assurance, AuthMethod};
 use galien_core::{ErrorCode, Lang};
-use galien_crypto::recovery::{self, RecoveryCode};
+use galien_crypto::recovery::RecoveryCode;
 use galien_store::{NewWebauthnCredential, StoreError, WebauthnCredential};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -297,7 +297,14 @@ pub async fn finish_registration(
     }
     throttle::succeed(app, &keys).await?;
     if current.session.method == AuthMethod::Enrolment {
-        let (grant, codes) = complete_enrolment(app, ctx, current).await?;
+        let (grant, codes) = super::enrol::complete_factor(
+            app,
+            ctx,
+            current,
+            "webauthn",
+            AuthMethod::PasswordWebauthn,
+        )
+        .await?;
         return Ok(Registered::Enrolled { grant, codes });
     }
     trace::security(
@@ -320,68 +327,6 @@ pub async fn finish_registration(
         )
         .await?;
     Ok(Registered::Added)
-}
-
-/// A first factor is in place: recovery codes, activation, every session ended, a new two-factor
-/// session (as after TOTP enrolment).
-async fn complete_enrolment(
-    app: &App,
-    ctx: &RequestContext,
-    current: &Current,
-) -> Result<(SessionGrant, Vec<RecoveryCode>), AppError> {
-    let now = app.clock.now();
-    let user = &current.user;
-    let (codes, hashes) = recovery::generate(
-        app.entropy.as_ref(),
-        &app.keys.recovery,
-        recovery::DEFAULT_COUNT,
-    );
-    app.store
-        .replace_recovery_codes(user.id, hashes.iter().map(|h| *h.as_bytes()).collect(), now)
-        .await?;
-    let who = Who {
-        assurance: Some(Assurance::TwoFactors),
-        ..current.who()
-    };
-    trace::security(
-        app,
-        ctx,
-        who,
-        AuditAction::AuthFactorEnrolled,
-        Outcome::Success,
-        Some("webauthn"),
-        Some(user.id),
-    )
-    .await?;
-    if user.status == AccountStatus::Invited {
-        app.store
-            .set_user_status(user.id, AccountStatus::Active, now)
-            .await?;
-        trace::security(
-            app,
-            ctx,
-            who,
-            AuditAction::AccountActivated,
-            Outcome::Success,
-            None,
-            Some(user.id),
-        )
-        .await?;
-    }
-    app.store
-        .end_user_sessions(user.id, None, "factor_changed", now)
-        .await?;
-    let user = app.store.user(user.id).await?;
-    let grant = session::open(
-        app,
-        ctx,
-        &user,
-        AuthMethod::PasswordWebauthn,
-        Assurance::TwoFactors,
-        NextStep::Done,
-    )
-    .await?;
-    Ok((grant, codes))
 }
 
 async fn registration_failed(
