@@ -206,18 +206,7 @@ pub async fn change_password(
     form: Result<Form<PasswordForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let Ok(Form(form)) = form else {
-        return Err(PageError {
-            code: ErrorCode::FormInvalid,
-            lang,
-        });
-    };
-    if !current.csrf_ok(&form.csrf) {
-        return Err(PageError {
-            code: ErrorCode::CsrfInvalid,
-            lang,
-        });
-    }
+    let form = crate::pages::checked_form(&current, form, lang, |f| &f.csrf)?;
     match galien_app::identity::account::change_password(
         &state.app,
         &ctx,
@@ -367,18 +356,7 @@ pub async fn totp_submit(
     form: Result<Form<TotpForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let Ok(Form(form)) = form else {
-        return Err(PageError {
-            code: ErrorCode::FormInvalid,
-            lang,
-        });
-    };
-    if !current.csrf_ok(&form.csrf) {
-        return Err(PageError {
-            code: ErrorCode::CsrfInvalid,
-            lang,
-        });
-    }
+    let form = crate::pages::checked_form(&current, form, lang, |f| &f.csrf)?;
     match totp::confirm(&state.app, &ctx, &current, &form.sealed, &form.code).await {
         Ok((grant, codes)) => {
             let new_session =
@@ -432,18 +410,7 @@ pub async fn end_session(
     form: Result<Form<EndForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let Ok(Form(form)) = form else {
-        return Err(PageError {
-            code: ErrorCode::FormInvalid,
-            lang,
-        });
-    };
-    if !current.csrf_ok(&form.csrf) {
-        return Err(PageError {
-            code: ErrorCode::CsrfInvalid,
-            lang,
-        });
-    }
+    let form = crate::pages::checked_form(&current, form, lang, |f| &f.csrf)?;
     let ended = session::end_one(&state.app, &ctx, &current, &form.handle)
         .await
         .map_err(|e| PageError {

@@ -165,18 +165,7 @@ pub async fn invite(
     form: Result<Form<InviteFormView>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let Ok(Form(form)) = form else {
-        return Err(PageError {
-            code: ErrorCode::FormInvalid,
-            lang,
-        });
-    };
-    if !current.csrf_ok(&form.csrf) {
-        return Err(PageError {
-            code: ErrorCode::CsrfInvalid,
-            lang,
-        });
-    }
+    let form = crate::pages::checked_form(&current, form, lang, |f| &f.csrf)?;
     let input = InviteForm {
         role: form.role.clone(),
         display_name: form.display_name.clone(),
