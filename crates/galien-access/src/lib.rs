@@ -1,0 +1,23 @@
+//! The access gate (ACC-1 … ACC-6): every read or write of health data asks [`Gate::decide`], which
+//! evaluates the Cedar policies (deny by default) and answers with a [`Permit`] or a [`Denial`].
+//!
+//! A `Permit` can only be created here. The store's functions that touch health data take one by
+//! value, keep to the patient and action it names, and append its audit record in the same
+//! transaction as the read or write it allows (TRACE-1, ACC-6). A `Denial` carries the audit record of
+//! the refusal, which the caller appends before answering.
+//!
+//! The policies are readable `.cedar` files shipped with the binary ([`BUILTIN_POLICIES`]) and
+//! replaceable from the data directory (ACC-5); [`Gate::matrix`] prints who may do what under the
+//! policies in force.
+
+mod action;
+mod gate;
+mod matrix;
+mod policy;
+mod relationship;
+
+pub use action::Action;
+pub use gate::{AccessRequest, Denial, Gate, Permit, Principal};
+pub use matrix::{Matrix, MatrixRow, PRINCIPAL_ROLES};
+pub use policy::{BUILTIN_POLICIES, POLICY_SCHEMA, PolicyError, PolicyOrigin, Policies};
+pub use relationship::{Relationship, Relationships};
