@@ -1,11 +1,11 @@
 //! The gate: one decision per request, a [`Permit`] or a [`Denial`], each carrying its audit record.
 
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid,
-    Request, RestrictedExpression,
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request,
+    RestrictedExpression,
 };
 use galien_core::Entropy;
-use galien_core::audit::{AuditActor, AuditAction, AuditEvent, Outcome, ResourceRef, Source};
+use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceRef, Source};
 use galien_core::identity::{Assurance, Role};
 use galien_core::ids::{AuditEventId, PatientId, UserId};
 use std::collections::HashSet;
@@ -152,7 +152,7 @@ impl Permit {
 #[derive(Debug)]
 #[must_use = "a denial must be traced (ACC-6)"]
 pub struct Denial {
-    trace: AuditEvent,
+    trace: Box<AuditEvent>,
     rule: Option<String>,
 }
 
@@ -253,7 +253,10 @@ impl Gate {
                 Some(rule) => format!("ACCESS-DENIED:{}:{rule}", request.action.as_str()),
                 None => format!("ACCESS-DENIED:{}", request.action.as_str()),
             });
-            Err(Denial { trace, rule })
+            Err(Denial {
+                trace: Box::new(trace),
+                rule,
+            })
         }
     }
 
@@ -304,9 +307,9 @@ impl Gate {
             Some(&self.policies.schema),
         )
         .map_err(|e| e.to_string())?;
-        let response =
-            self.authorizer
-                .is_authorized(&cedar_request, &self.policies.set, &entities);
+        let response = self
+            .authorizer
+            .is_authorized(&cedar_request, &self.policies.set, &entities);
         if response.diagnostics().errors().next().is_some() {
             return Err("policy evaluation error".to_owned());
         }

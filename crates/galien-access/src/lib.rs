@@ -19,5 +19,5 @@ mod relationship;
 pub use action::Action;
 pub use gate::{AccessRequest, Denial, Gate, Permit, Principal};
 pub use matrix::{Matrix, MatrixRow, PRINCIPAL_ROLES};
-pub use policy::{BUILTIN_POLICIES, POLICY_SCHEMA, PolicyError, PolicyOrigin, Policies};
+pub use policy::{BUILTIN_POLICIES, POLICY_SCHEMA, Policies, PolicyError, PolicyOrigin};
 pub use relationship::{Relationship, Relationships};

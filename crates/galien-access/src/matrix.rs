@@ -101,7 +101,10 @@ impl Matrix {
     pub fn allows(&self, role: &str, action: Action, relationship: Option<Relationship>) -> bool {
         let column = match relationship {
             None => 0,
-            Some(r) => Relationship::ALL.iter().position(|x| *x == r).map_or(0, |i| i + 1),
+            Some(r) => Relationship::ALL
+                .iter()
+                .position(|x| *x == r)
+                .map_or(0, |i| i + 1),
         };
         self.rows
             .iter()
@@ -135,10 +138,14 @@ impl Matrix {
                 .filter(|r| r.action == *action && r.allowed.iter().any(|a| *a))
                 .collect();
             if rows.is_empty() {
-                out.push_str(&format!("| *(personne)* |{}\n", " — |".repeat(header.len())));
+                out.push_str(&format!(
+                    "| *(personne)* |{}\n",
+                    " — |".repeat(header.len())
+                ));
             }
             for row in rows {
-                let label = Role::parse(row.role).map_or("Appareil (identité machine)", Role::label_fr);
+                let label =
+                    Role::parse(row.role).map_or("Appareil (identité machine)", Role::label_fr);
                 let cells: Vec<&str> = row
                     .allowed
                     .iter()

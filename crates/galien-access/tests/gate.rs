@@ -1,8 +1,8 @@
 //! The access gate against its specification (ACC-1 … ACC-6).
 
 use galien_access::{
-    AccessRequest, Action, Gate, PRINCIPAL_ROLES, Policies, PolicyOrigin, Principal,
-    Relationship, Relationships,
+    AccessRequest, Action, Gate, PRINCIPAL_ROLES, Policies, PolicyOrigin, Principal, Relationship,
+    Relationships,
 };
 use galien_core::SeededEntropy;
 use galien_core::audit::{AuditAction, Outcome, Source};
@@ -92,15 +92,29 @@ fn acc1_acc2_acc3_matrix_matches_the_specification() {
         }
     }
     assert_eq!(checked, 12 * 14 * 7);
-    assert!(wrong.is_empty(), "{} mismatches:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} mismatches:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 #[test]
 fn acc2_administration_roles_never_see_clinical_content() {
     let matrix = Gate::builtin().unwrap().matrix();
-    for role in ["administrateur", "dpo", "secretaire", "ingenieur_biomedical"] {
+    for role in [
+        "administrateur",
+        "dpo",
+        "secretaire",
+        "ingenieur_biomedical",
+    ] {
         for rel in std::iter::once(None).chain(Relationship::ALL.iter().copied().map(Some)) {
-            for action in [Action::RecordRead, Action::RecordWrite, Action::ObservationWrite] {
+            for action in [
+                Action::RecordRead,
+                Action::RecordWrite,
+                Action::ObservationWrite,
+            ] {
                 assert!(!matrix.allows(role, action, rel), "{role} {action} {rel:?}");
             }
         }
@@ -172,7 +186,11 @@ fn acc6_permit_and_denial_carry_their_trace() {
 
     let denial = gate
         .decide(
-            request(doctor(Assurance::TwoFactors), Action::RecordRead, Relationships::none()),
+            request(
+                doctor(Assurance::TwoFactors),
+                Action::RecordRead,
+                Relationships::none(),
+            ),
             &e,
         )
         .unwrap_err();
@@ -204,7 +222,10 @@ fn acc4_emergency_access_is_flagged() {
     let mut both = Relationships::only(Relationship::Emergency);
     both.insert(Relationship::CareTeam);
     let permit = gate
-        .decide(request(doctor(Assurance::TwoFactors), Action::RecordRead, both), &e)
+        .decide(
+            request(doctor(Assurance::TwoFactors), Action::RecordRead, both),
+            &e,
+        )
         .unwrap();
     assert!(!permit.is_emergency());
 }
@@ -219,7 +240,10 @@ fn acc1_malformed_requests_are_denied() {
         Relationships::only(Relationship::CareTeam),
     );
     r.patient = None;
-    assert_eq!(gate.decide(r, &e).unwrap_err().rule(), Some("malformed-request"));
+    assert_eq!(
+        gate.decide(r, &e).unwrap_err().rule(),
+        Some("malformed-request")
+    );
 }
 
 #[test]
@@ -227,9 +251,15 @@ fn acc5_policies_come_from_the_data_directory_and_are_validated() {
     let dir = tempfile::tempdir().unwrap();
     let policies = dir.path().join("policies");
     // No directory: built-in.
-    assert_eq!(Policies::for_directory(&policies).unwrap().origin(), &PolicyOrigin::Builtin);
+    assert_eq!(
+        Policies::for_directory(&policies).unwrap().origin(),
+        &PolicyOrigin::Builtin
+    );
     std::fs::create_dir(&policies).unwrap();
-    assert!(Policies::for_directory(&policies).is_err(), "empty directory refused");
+    assert!(
+        Policies::for_directory(&policies).is_err(),
+        "empty directory refused"
+    );
     // The data controller lets nurses manage the care team too.
     let text = format!(
         "{}\n@id(\"infirmiers-equipe\")\npermit (principal, action == Action::\"careteam.manage\", resource)\n\
@@ -240,7 +270,11 @@ fn acc5_policies_come_from_the_data_directory_and_are_validated() {
     let loaded = Policies::for_directory(&policies).unwrap();
     assert!(matches!(loaded.origin(), PolicyOrigin::Files(f) if f.len() == 1));
     let matrix = Gate::new(loaded).matrix();
-    assert!(matrix.allows("infirmier", Action::CareTeamManage, Some(Relationship::CareTeam)));
+    assert!(matrix.allows(
+        "infirmier",
+        Action::CareTeamManage,
+        Some(Relationship::CareTeam)
+    ));
     assert!(!matrix.allows("infirmier", Action::CareTeamManage, None));
     assert!(matrix.to_markdown().contains("Gérer l'équipe de soins"));
 
@@ -253,7 +287,11 @@ fn acc5_policies_come_from_the_data_directory_and_are_validated() {
     let err = Policies::for_directory(&policies).unwrap_err().to_string();
     assert!(err.contains("schema"), "{err}");
     // Syntax errors name the file.
-    std::fs::write(policies.join("faute.cedar"), "permit (principal, action resource);\n").unwrap();
+    std::fs::write(
+        policies.join("faute.cedar"),
+        "permit (principal, action resource);\n",
+    )
+    .unwrap();
     let err = Policies::for_directory(&policies).unwrap_err().to_string();
     assert!(err.contains("faute.cedar"), "{err}");
 }
