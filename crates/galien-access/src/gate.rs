@@ -260,6 +260,12 @@ impl Gate {
         }
     }
 
+    /// Whether `request` would be granted, without minting a permit (no trace, no access): for
+    /// deciding which actions a page offers.
+    pub fn check(&self, request: &AccessRequest) -> bool {
+        matches!(self.evaluate(request), Ok((true, _)))
+    }
+
     /// Evaluates the policies: (allowed, the forbid rule that refused if any).
     fn evaluate(&self, request: &AccessRequest) -> Result<(bool, Option<String>), String> {
         if request.action.on_patient() != request.patient.is_some() {

@@ -20,6 +20,9 @@ pub enum AppError {
     /// Storage failed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// The health-data key ring cannot be read or written.
+    #[error("health-data keys: {0}")]
+    Keys(String),
 }
 
 impl AppError {
@@ -33,7 +36,15 @@ impl AppError {
             AppError::Store(StoreError::Unavailable(_) | StoreError::Closed) => {
                 ErrorCode::Unavailable
             }
-            AppError::Store(_) => ErrorCode::Internal,
+            AppError::Store(StoreError::Conflict(c)) if c.contains("patients_nir_index_key") => {
+                ErrorCode::NirTaken
+            }
+            AppError::Store(StoreError::Conflict(c))
+                if c.contains("care_relationships_active_member") =>
+            {
+                ErrorCode::AlreadyInCareTeam
+            }
+            AppError::Store(_) | AppError::Keys(_) => ErrorCode::Internal,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod context;
 pub mod error;
 pub mod identity;
 pub mod keys;
+pub mod patients;
 pub mod trace;
 
 pub use context::RequestContext;
@@ -30,6 +31,8 @@ pub struct AppSettings {
     pub auth: AuthSettings,
     /// OpenID Connect sign-in, when configured.
     pub oidc: Option<OidcSettings>,
+    /// How long an emergency access (break-the-glass) lasts (ACC-4).
+    pub emergency_access: Duration,
 }
 
 /// An OpenID Connect provider asserting two factors (Pro Santé Connect style, AUTH-2).
@@ -107,4 +110,8 @@ pub struct App {
     pub settings: AppSettings,
     /// The OpenID Connect provider's metadata, fetched on first use (see `identity::oidc`).
     pub oidc: Arc<identity::oidc::ProviderCache>,
+    /// The access gate (Cedar policies in force).
+    pub gate: Arc<galien_access::Gate>,
+    /// Keys of health data (key ring, blind indexes).
+    pub health: Arc<patients::HealthKeys>,
 }

@@ -190,6 +190,10 @@ dotted_enum! {
         AccessDenied = "access.denied",
         /// Emergency access ("bris de glace").
         AccessEmergency = "access.emergency",
+        /// The DPO reviewed an emergency access.
+        AccessEmergencyReviewed = "access.emergency.reviewed",
+        /// A patient's data key was destroyed (crypto-shredding).
+        RecordShredded = "record.shredded",
         /// Audit records were exported.
         AuditExported = "audit.exported",
         /// Audit records were purged after their retention period.
@@ -536,7 +540,7 @@ mod tests {
         for o in Outcome::ALL {
             assert_eq!(Outcome::parse(o.as_str()), Some(*o));
         }
-        assert_eq!(AuditAction::ALL.len(), 29);
+        assert_eq!(AuditAction::ALL.len(), 31);
         assert!(AuditAction::parse("record.delete").is_none());
     }
 }

@@ -226,6 +226,38 @@ error_codes! {
     OidcUnavailable = "AUTH-OIDC-UNAVAILABLE", Unavailable,
         fr: "Le fournisseur d'identité ne répond pas. Réessayez dans un instant ou connectez-vous avec votre mot de passe et votre second facteur.",
         en: "The identity provider does not answer. Retry shortly, or sign in with your password and second factor.";
+    /// A NIR whose form or key is wrong.
+    NirInvalid = "PAT-NIR-INVALID", BadInput,
+        fr: "Le NIR saisi n'est pas valide : vérifiez les 13 chiffres et la clé (2A/2B pour la Corse).",
+        en: "The NIR entered is not valid: check the 13 digits and the key (2A/2B for Corsica).";
+    /// Another patient already has this NIR.
+    NirTaken = "PAT-NIR-TAKEN", Conflict,
+        fr: "Un patient portant ce NIR existe déjà : recherchez-le plutôt que de créer un doublon.",
+        en: "A patient with this NIR already exists: search for them rather than create a duplicate.";
+    /// Identity traits missing or malformed.
+    PatientIdentityInvalid = "PAT-IDENTITY-INVALID", BadInput,
+        fr: "L'identité est incomplète : nom de naissance, prénoms, sexe et date de naissance sont obligatoires, le lieu de naissance est un code INSEE à 5 caractères.",
+        en: "The identity is incomplete: birth name, first names, sex and birth date are required; the birth place is a 5-character INSEE code.";
+    /// A qualified INS needs a NIR.
+    InsNeedsNir = "PAT-INS-NEEDS-NIR", BadInput,
+        fr: "Une identité récupérée ou qualifiée exige le matricule INS (NIR).",
+        en: "A retrieved or qualified identity requires the INS number (NIR).";
+    /// An emergency access without a reason.
+    EmergencyReasonRequired = "ACC-EMERGENCY-REASON", BadInput,
+        fr: "Indiquez le motif de l'accès d'urgence (au moins 10 caractères) : il sera revu par le délégué à la protection des données.",
+        en: "Give the reason for the emergency access (at least 10 characters): the data protection officer will review it.";
+    /// The person is already in the care team.
+    AlreadyInCareTeam = "ACC-CARE-TEAM-MEMBER", Conflict,
+        fr: "Cette personne fait déjà partie de l'équipe de soins.",
+        en: "This person is already in the care team.";
+    /// The account cannot join a care team (not a health professional, or not active).
+    NotACareProfessional = "ACC-NOT-PROFESSIONAL", BadInput,
+        fr: "Seul un professionnel de santé au compte actif peut rejoindre l'équipe de soins.",
+        en: "Only a health professional with an active account can join the care team.";
+    /// Data sealed with a destroyed or unknown key.
+    DataUnreadable = "DATA-UNREADABLE", Gone,
+        fr: "Ces données ne sont plus lisibles : leur clé a été détruite (fin de conservation) ou est introuvable.",
+        en: "This data can no longer be read: its key was destroyed (end of retention) or cannot be found.";
     /// The database does not answer.
     Unavailable = "SRV-UNAVAILABLE", Unavailable,
         fr: "Le service est momentanément indisponible ; rien n'a été modifié. Réessayez dans un instant.",

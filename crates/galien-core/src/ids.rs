@@ -58,6 +58,14 @@ uuid_id! {
     PatientId,
     /// One record of the audit trail.
     AuditEventId,
+    /// A care relationship (care team membership, act, monitoring, regulation case).
+    CareRelationshipId,
+    /// An emergency access ("bris de glace").
+    EmergencyAccessId,
+    /// A recorded consent.
+    ConsentId,
+    /// A clinical note.
+    NoteId,
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod ids;
 pub mod lang;
 pub mod nir;
+pub mod patient;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};

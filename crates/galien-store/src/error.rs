@@ -18,6 +18,9 @@ pub enum StoreError {
     /// The database schema cannot be brought to the version this binary expects.
     #[error("migration: {0}")]
     Migration(String),
+    /// A permit was used for something it does not allow (a programming error: the access gate).
+    #[error("permit misuse: {0}")]
+    Permit(String),
     /// Anything else.
     #[error("database error: {0}")]
     Other(String),

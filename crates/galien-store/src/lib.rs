@@ -10,6 +10,7 @@ mod bus;
 mod error;
 mod identity;
 mod migrate;
+mod patients;
 mod postgres;
 mod sqlite;
 pub mod testing;
@@ -29,6 +30,10 @@ pub use error::{ConsumeError, StoreError};
 pub use identity::{
     AcceptError, AccessToken, CreateUserError, MachineClient, NewAccessToken, NewMachineClient,
     NewSession, NewUser, NewWebauthnCredential, Session, TotpCredential, User, WebauthnCredential,
+};
+pub use patients::{
+    CareKind, CareRelationship, Consent, EmergencyAccess, NewCareRelationship, NewConsent,
+    NewEmergencyAccess, NewNote, NewPatient, Note, PatientUpdate, SealedPatient, WrappedDataKey,
 };
 pub use tokens::{EnrolmentToken, NewEnrolmentToken, TokenPurpose};
 pub use url::{DatabaseUrl, DatabaseUrlError};

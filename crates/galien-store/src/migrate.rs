@@ -37,6 +37,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "audit",
         sql: include_str!("../migrations/sqlite/0003_audit.sql"),
     },
+    Migration {
+        version: 4,
+        name: "patients",
+        sql: include_str!("../migrations/sqlite/0004_patients.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -54,6 +59,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "audit",
         sql: include_str!("../migrations/postgres/0003_audit.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "patients",
+        sql: include_str!("../migrations/postgres/0004_patients.sql"),
     },
 ];
 

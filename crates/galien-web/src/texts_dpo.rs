@@ -167,6 +167,16 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("dpo.action.access.denied", "Accès refusé", "Access denied"),
     (
+        "dpo.action.access.emergency.reviewed",
+        "Accès d'urgence revu par le DPO",
+        "Emergency access reviewed by the DPO",
+    ),
+    (
+        "dpo.action.record.shredded",
+        "Clé du dossier détruite (effacement définitif)",
+        "Record key destroyed (permanent erasure)",
+    ),
+    (
         "dpo.action.access.emergency",
         "Accès d'urgence (bris de glace)",
         "Emergency access (break-the-glass)",

@@ -87,19 +87,19 @@ pub async fn run(command: AuditCommand) -> ExitCode {
     }
 }
 
-struct Failure {
-    code: u8,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
 }
 
-fn fail(code: u8, message: impl Into<String>) -> Failure {
+pub(crate) fn fail(code: u8, message: impl Into<String>) -> Failure {
     Failure {
         code,
         message: message.into(),
     }
 }
 
-fn load_config(args: &AuditCommonArgs) -> Result<ValidConfig, Failure> {
+pub(crate) fn load_config(args: &AuditCommonArgs) -> Result<ValidConfig, Failure> {
     let mut flags = Flags::default();
     let s = |v: &String| toml::Value::String(v.clone());
     if let Some(v) = &args.data_dir {
@@ -116,7 +116,7 @@ fn load_config(args: &AuditCommonArgs) -> Result<ValidConfig, Failure> {
         .map_err(|e| fail(2, e.to_string()))
 }
 
-async fn open_store(config: &ValidConfig) -> Result<Store, Failure> {
+pub(crate) async fn open_store(config: &ValidConfig) -> Result<Store, Failure> {
     if config.database.backend() == Backend::Sqlite && !config.config.data_dir.is_dir() {
         return Err(fail(
             1,

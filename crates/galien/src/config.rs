@@ -33,6 +33,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Enrolment links.
     pub enrolment: EnrolmentConfig,
+    /// The access gate.
+    pub access: AccessConfig,
     /// Sessions and sign-in protection.
     pub auth: AuthConfig,
     /// Sign-in through an OpenID Connect provider (Pro Santé Connect style).
@@ -127,6 +129,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             enrolment: EnrolmentConfig::default(),
+            access: AccessConfig::default(),
             auth: AuthConfig::default(),
             oidc: OidcConfig::default(),
             audit: AuditConfig::default(),
@@ -274,6 +277,22 @@ impl Default for EnrolmentConfig {
     }
 }
 
+/// `[access]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// Minutes an emergency access (break-the-glass) lasts (15–1440).
+    pub emergency_minutes: u32,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            emergency_minutes: 240,
+        }
+    }
+}
+
 /// Every key, as written in TOML (dotted) — its environment variable is `GALIEN_` + the key in
 /// capitals with `.` replaced by `_` (e.g. `tls.self_signed` ↔ `GALIEN_TLS_SELF_SIGNED`).
 pub const KEYS: &[&str] = &[
@@ -294,6 +313,7 @@ pub const KEYS: &[&str] = &[
     "database.max_connections",
     "database.group_commit_max_batch",
     "enrolment.link_ttl_hours",
+    "access.emergency_minutes",
     "auth.idle_timeout_mins",
     "auth.absolute_timeout_hours",
     "auth.step_up_mins",
@@ -533,6 +553,7 @@ fn fix_for(key: &str) -> String {
         "database.max_connections" => "give a number between 1 and 1000".into(),
         "database.group_commit_max_batch" => "give a number between 1 and 10000".into(),
         "enrolment.link_ttl_hours" => "give a number of hours between 1 and 168".into(),
+        "access.emergency_minutes" => "give a number of minutes between 15 and 1440".into(),
         "auth.idle_timeout_mins" => "give a number of minutes between 1 and 120".into(),
         "auth.absolute_timeout_hours" => "give a number of hours between 1 and 24".into(),
         "auth.step_up_mins" => "give a number of minutes between 1 and 30".into(),
@@ -652,6 +673,12 @@ impl Config {
             u64::from(self.enrolment.link_ttl_hours),
             1,
             168,
+        )?;
+        in_range(
+            "access.emergency_minutes",
+            u64::from(self.access.emergency_minutes),
+            15,
+            1440,
         )?;
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return Err(err(

@@ -5,6 +5,7 @@ pub mod audit_cli;
 pub mod client_cert;
 pub mod config;
 pub mod datadir;
+pub mod ops_cli;
 pub mod secret;
 pub mod siem;
 pub mod startup;

@@ -33,6 +33,12 @@ enum Command {
     /// Journal d'audit / audit trail: verify, checkpoint.
     #[command(subcommand)]
     Audit(galien::audit_cli::AuditCommand),
+    /// Habilitations / access policies: matrix, policies in force.
+    #[command(subcommand)]
+    Access(galien::ops_cli::AccessCommand),
+    /// Clés des données de santé / health-data keys: rotate, status.
+    #[command(subcommand)]
+    Keys(galien::ops_cli::KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +146,8 @@ fn main() -> ExitCode {
             Command::Admin(AdminCommand::EnrolLink(args)) => enrol_link(args).await,
             Command::Config(ConfigCommand::Check(args)) => check(args),
             Command::Audit(command) => galien::audit_cli::run(command).await,
+            Command::Access(command) => galien::ops_cli::run_access(command).await,
+            Command::Keys(command) => galien::ops_cli::run_keys(command).await,
         }
     })
 }

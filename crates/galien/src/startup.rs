@@ -71,6 +71,14 @@ pub enum StartError {
     /// Password hashing parameters refused.
     #[error("auth.argon2_*: {0}")]
     Hasher(String),
+    /// The access policies in the data directory are unusable.
+    #[error(
+        "access policies: {0}; fix the files or remove the policies directory to use the built-in ones"
+    )]
+    Policies(#[from] galien_access::PolicyError),
+    /// The health-data key ring.
+    #[error("health-data keys: {0}")]
+    HealthKeys(String),
     /// SIEM forwarding (TRACE-3).
     #[error(transparent)]
     Siem(#[from] crate::siem::SiemError),
@@ -87,6 +95,16 @@ pub fn make_app(
     master: &galien_crypto::keyfile::MasterKey,
     public_url: String,
 ) -> Result<App, StartError> {
+    let data_dir = &config.config.data_dir;
+    let gate = galien_access::Gate::new(galien_access::Policies::for_directory(
+        &data_dir.join("policies"),
+    )?);
+    let health = galien_app::patients::HealthKeys::load_or_create(
+        &data_dir.join("keys"),
+        master,
+        caps.entropy.as_ref(),
+    )
+    .map_err(|e| StartError::HealthKeys(e.to_string()))?;
     let keys = galien_app::keys::AppKeys::derive(master);
     let params = galien_crypto::password::HashParams {
         memory_kib: config.config.auth.argon2_memory_kib,
@@ -108,8 +126,13 @@ pub fn make_app(
             )),
             auth: config.auth_settings(),
             oidc: config.oidc_settings(),
+            emergency_access: time::Duration::minutes(i64::from(
+                config.config.access.emergency_minutes,
+            )),
         },
         oidc: Arc::default(),
+        gate: Arc::new(gate),
+        health: Arc::new(health),
     })
 }
 
@@ -195,6 +218,8 @@ impl Server {
         };
 
         let data_dir = DataDir::open(&config.config.data_dir)?;
+        // Unusable policies stop the start before any key is written.
+        galien_access::Policies::for_directory(&data_dir.path().join("policies"))?;
         let keys = data_dir.subdir("keys")?;
         let (master, origin) =
             keyfile::load_or_create(&keys.join("master.key"), caps.entropy.as_ref())?;

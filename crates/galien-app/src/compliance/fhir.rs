@@ -53,9 +53,12 @@ pub fn event_type(action: AuditAction) -> (&'static str, &'static str) {
         | A::AccountDeactivated
         | A::MachineClientCreated
         | A::MachineClientRevoked => ("110137", "User Security Attributes Changed"),
-        A::RecordRead | A::RecordWrite | A::AccessDenied | A::AccessEmergency => {
-            ("110110", "Patient Record")
-        }
+        A::RecordRead
+        | A::RecordWrite
+        | A::RecordShredded
+        | A::AccessDenied
+        | A::AccessEmergency => ("110110", "Patient Record"),
+        A::AccessEmergencyReviewed => ("110101", "Audit Log Used"),
         A::RecordExport => ("110106", "Export"),
         A::RecordPrint => ("110106", "Export"),
         A::AuditExported | A::AuditPurged => ("110101", "Audit Log Used"),
@@ -86,7 +89,7 @@ pub fn action_code(action: AuditAction) -> &'static str {
         | A::AccountSuspended
         | A::AccountReactivated
         | A::AccountDeactivated => "U",
-        A::MachineClientRevoked | A::AuditPurged => "D",
+        A::MachineClientRevoked | A::AuditPurged | A::RecordShredded => "D",
         A::AuthLoginSucceeded
         | A::AuthLoginFailed
         | A::AuthLogout
@@ -97,7 +100,8 @@ pub fn action_code(action: AuditAction) -> &'static str {
         | A::AuthStepUp
         | A::AuthLocked
         | A::AccessDenied
-        | A::AccessEmergency => "E",
+        | A::AccessEmergency
+        | A::AccessEmergencyReviewed => "E",
     }
 }
 

@@ -1,0 +1,285 @@
+//! Clinical notes (sealed with the patient's data key), consents (GDPR-3), the patient summary that
+//! gathers what the actor may see, and crypto-shredding.
+
+use galien_access::{Action, Relationship, Relationships};
+use galien_core::ErrorCode;
+use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceRef};
+use galien_core::identity::Actor;
+use galien_core::ids::{AuditEventId, ConsentId, NoteId, PatientId, UserId};
+use galien_core::patient::{ConsentMeans, ConsentSubject};
+use galien_store::{CareRelationship, Consent, NewConsent, NewNote};
+use time::OffsetDateTime;
+
+use super::access::{Asking, permit};
+use super::records::{IdentityView, identity_with};
+use super::{data_key_of, open_text, place};
+use crate::{App, AppError, RequestContext};
+
+/// The longest clinical note accepted, in characters.
+pub const MAX_NOTE_CHARS: usize = 20_000;
+
+/// A clinical note, opened.
+#[derive(Debug, Clone)]
+pub struct NoteView {
+    /// Its id.
+    pub id: NoteId,
+    /// Author's name.
+    pub author_name: String,
+    /// When.
+    pub created_at: OffsetDateTime,
+    /// Written under an emergency access.
+    pub emergency: bool,
+    /// The text.
+    pub text: String,
+}
+
+/// Adds a clinical note.
+pub async fn add_note(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    patient: PatientId,
+    text: &str,
+) -> Result<NoteId, AppError> {
+    let text = text.trim();
+    if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
+        return Err(AppError::Refused(ErrorCode::FormInvalid));
+    }
+    let asking = Asking::new(app, actor, ctx, Some(patient)).await?;
+    let now = app.clock.now();
+    let id = NoteId::generate(now, app.entropy.as_ref());
+    let resource = Some(ResourceRef {
+        kind: "clinical_note".into(),
+        id: id.to_string(),
+    });
+    let write = asking.permit(Action::RecordWrite, resource).await?;
+    // The data key comes with the identity row, read under the identity permit of the same actor.
+    let row = app
+        .store
+        .patient(asking.permit(Action::IdentityRead, None).await?)
+        .await?;
+    let key = data_key_of(app, &row)?;
+    let id_text = id.to_string();
+    let body = key.seal(
+        text.as_bytes(),
+        &place("clinical_notes", &id_text, "body"),
+        app.entropy.as_ref(),
+    );
+    app.store
+        .add_clinical_note(
+            write,
+            NewNote {
+                id,
+                author: actor.user,
+                created_at: now,
+                body,
+            },
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Records a consent (or a refusal) about `subject`.
+pub async fn record_consent(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    patient: PatientId,
+    subject: ConsentSubject,
+    given: bool,
+    means: ConsentMeans,
+) -> Result<ConsentId, AppError> {
+    let now = app.clock.now();
+    let id = ConsentId::generate(now, app.entropy.as_ref());
+    let permit = Asking::new(app, actor, ctx, Some(patient))
+        .await?
+        .permit(
+            Action::ConsentRecord,
+            Some(ResourceRef {
+                kind: "consent".into(),
+                id: id.to_string(),
+            }),
+        )
+        .await?;
+    app.store
+        .record_consent(
+            permit,
+            NewConsent {
+                id,
+                subject,
+                given,
+                means,
+                recorded_by: actor.user,
+                recorded_at: now,
+            },
+        )
+        .await?;
+    Ok(id)
+}
+
+/// Withdraws a consent.
+pub async fn withdraw_consent(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    patient: PatientId,
+    consent: ConsentId,
+) -> Result<bool, AppError> {
+    let permit = permit(app, actor, ctx, Action::ConsentRecord, Some(patient)).await?;
+    Ok(app
+        .store
+        .withdraw_consent(permit, consent, actor.user, app.clock.now())
+        .await?)
+}
+
+/// What the actor may do on the summary page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Abilities {
+    /// Reveal the NIR.
+    pub reveal_nir: bool,
+    /// Correct the identity.
+    pub edit_identity: bool,
+    /// Write a clinical note.
+    pub write_note: bool,
+    /// Manage the care team.
+    pub manage_team: bool,
+    /// Record a consent.
+    pub record_consent: bool,
+}
+
+/// The patient summary: the identity, and each section the actor may see (`None` when not).
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Identity.
+    pub identity: IdentityView,
+    /// The actor's relationships with the patient.
+    pub relationships: Relationships,
+    /// Clinical notes.
+    pub notes: Option<Vec<NoteView>>,
+    /// Care team.
+    pub care_team: Option<Vec<CareRelationship>>,
+    /// Consents.
+    pub consents: Option<Vec<Consent>>,
+    /// What the actor may do.
+    pub abilities: Abilities,
+}
+
+/// The summary. A refused identity read is `ACC-DENIED` (traced); sections are fetched only when the
+/// policies allow them, each under its own traced permit.
+pub async fn summary(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    patient: PatientId,
+) -> Result<Summary, AppError> {
+    let asking = Asking::new(app, actor, ctx, Some(patient)).await?;
+    let identity = identity_with(app, &asking).await?;
+    let notes = if asking.allows(Action::RecordRead) {
+        let rows = app
+            .store
+            .clinical_notes(asking.permit(Action::RecordRead, None).await?)
+            .await?;
+        let key = app
+            .store
+            .patient(asking.permit(Action::IdentityRead, None).await?)
+            .await
+            .map_err(AppError::from)
+            .and_then(|p| data_key_of(app, &p));
+        let mut out = Vec::with_capacity(rows.len());
+        if !rows.is_empty() {
+            let key = key?;
+            for n in rows {
+                let id = n.id.to_string();
+                out.push(NoteView {
+                    text: open_text(&key, &n.body, &place("clinical_notes", &id, "body"))?,
+                    id: n.id,
+                    author_name: n.author_name,
+                    created_at: n.created_at,
+                    emergency: n.emergency,
+                });
+            }
+        }
+        Some(out)
+    } else {
+        None
+    };
+    let care_team = if asking.allows(Action::CareTeamRead) {
+        Some(
+            app.store
+                .care_relationships(asking.permit(Action::CareTeamRead, None).await?)
+                .await?,
+        )
+    } else {
+        None
+    };
+    let consents = if asking.allows(Action::ConsentRead) {
+        Some(
+            app.store
+                .consents(asking.permit(Action::ConsentRead, None).await?)
+                .await?,
+        )
+    } else {
+        None
+    };
+    let abilities = Abilities {
+        reveal_nir: identity.has_nir && asking.allows(Action::NirRead),
+        edit_identity: asking.allows(Action::IdentityWrite),
+        write_note: asking.allows(Action::RecordWrite),
+        manage_team: asking.allows(Action::CareTeamManage),
+        record_consent: asking.allows(Action::ConsentRecord),
+    };
+    Ok(Summary {
+        identity,
+        relationships: asking.relationships().clone(),
+        notes,
+        care_team,
+        consents,
+        abilities,
+    })
+}
+
+/// Whether the actor could open an emergency access to this patient (a médecin without another
+/// relationship): what the refusal page offers.
+pub async fn may_break_glass(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    patient: PatientId,
+) -> Result<bool, AppError> {
+    let asking = Asking::new(app, actor, ctx, Some(patient)).await?;
+    Ok(asking.allows(Action::EmergencyOpen)
+        && !asking.relationships().contains(Relationship::Emergency))
+}
+
+/// Destroys the patient's data key (crypto-shredding, at the end of retention): identity, NIR and
+/// clinical text become unreadable for good; the act is traced. `false` if it was already done.
+pub async fn shred(
+    app: &App,
+    ctx: &RequestContext,
+    by: Option<UserId>,
+    patient: PatientId,
+    reason: &str,
+) -> Result<bool, AppError> {
+    let now = app.clock.now();
+    let trace = AuditEvent {
+        id: AuditEventId::generate(now, app.entropy.as_ref()),
+        at: now,
+        actor: AuditActor {
+            user: by,
+            client: by.is_none().then(|| "galien-retention".to_owned()),
+            ..AuditActor::default()
+        },
+        action: AuditAction::RecordShredded,
+        outcome: Outcome::Success,
+        resource: Some(ResourceRef {
+            kind: "patient_data_key".into(),
+            id: patient.to_string(),
+        }),
+        patient: Some(patient),
+        purpose: Some("retention".into()),
+        emergency: false,
+        source: ctx.source(),
+        reason: Some(reason.to_owned()),
+    };
+    Ok(app.store.shred_patient_key(patient, trace).await?)
+}
