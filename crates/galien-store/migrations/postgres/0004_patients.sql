@@ -34,7 +34,7 @@ CREATE INDEX patient_name_index_patient ON patient_name_index (patient_id);
 -- Deleting the row makes the patient's sealed data unreadable for good (crypto-shredding).
 CREATE TABLE patient_keys (
     patient_id UUID PRIMARY KEY REFERENCES patients (id),
-    kek INTEGER NOT NULL,
+    kek BIGINT NOT NULL,
     wrapped BYTEA NOT NULL,
     updated_at BIGINT NOT NULL
 );
@@ -95,7 +95,7 @@ CREATE TABLE clinical_notes (
     patient_id UUID NOT NULL REFERENCES patients (id),
     author UUID NOT NULL REFERENCES users (id),
     created_at BIGINT NOT NULL,
-    emergency INTEGER NOT NULL DEFAULT 0,
+    emergency BIGINT NOT NULL DEFAULT 0,
     body BYTEA NOT NULL
 );
 CREATE INDEX clinical_notes_patient ON clinical_notes (patient_id, created_at);
