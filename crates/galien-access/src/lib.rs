@@ -9,6 +9,21 @@
 //! The policies are readable `.cedar` files shipped with the binary ([`BUILTIN_POLICIES`]) and
 //! replaceable from the data directory (ACC-5); [`Gate::matrix`] prints who may do what under the
 //! policies in force.
+//!
+//! Nothing outside this crate can make a `Permit` (its fields are private and it has no public
+//! constructor), so a handler that skipped the gate does not compile:
+//!
+//! ```compile_fail
+//! fn forge() -> galien_access::Permit {
+//!     galien_access::Permit {}
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! fn copy(p: &galien_access::Permit) -> galien_access::Permit {
+//!     p.clone() // one permit, one access, one trace: it cannot be duplicated
+//! }
+//! ```
 
 mod action;
 mod gate;

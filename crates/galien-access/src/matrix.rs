@@ -96,6 +96,10 @@ impl Gate {
     }
 }
 
+fn role_label(role: &str) -> &'static str {
+    Role::parse(role).map_or("Appareil (identité machine)", Role::label_fr)
+}
+
 impl Matrix {
     /// Whether `role` may do `action` with `relationship` (`None`: without any).
     pub fn allows(&self, role: &str, action: Action, relationship: Option<Relationship>) -> bool {
@@ -125,18 +129,32 @@ impl Matrix {
             .chain(Relationship::ALL.iter().map(|r| r.label_fr()))
             .collect();
         for action in Action::ALL {
-            out.push_str(&format!(
-                "\n## {} (`{}`)\n\n| rôle | {} |\n|---|{}\n",
-                action.label_fr(),
-                action.as_str(),
-                header.join(" | "),
-                "---|".repeat(header.len())
-            ));
             let rows: Vec<&MatrixRow> = self
                 .rows
                 .iter()
                 .filter(|r| r.action == *action && r.allowed.iter().any(|a| *a))
                 .collect();
+            out.push_str(&format!(
+                "\n## {} (`{}`)\n\n",
+                action.label_fr(),
+                action.as_str()
+            ));
+            if !action.on_patient() {
+                // Registry actions concern no patient: relationships play no part.
+                out.push_str("Sans objet patient : les relations de soin n'interviennent pas.\n\n| rôle | permis |\n|---|---|\n");
+                if rows.is_empty() {
+                    out.push_str("| *(personne)* | — |\n");
+                }
+                for row in rows {
+                    out.push_str(&format!("| {} | oui |\n", role_label(row.role)));
+                }
+                continue;
+            }
+            out.push_str(&format!(
+                "| rôle | {} |\n|---|{}\n",
+                header.join(" | "),
+                "---|".repeat(header.len())
+            ));
             if rows.is_empty() {
                 out.push_str(&format!(
                     "| *(personne)* |{}\n",
@@ -144,14 +162,16 @@ impl Matrix {
                 ));
             }
             for row in rows {
-                let label =
-                    Role::parse(row.role).map_or("Appareil (identité machine)", Role::label_fr);
                 let cells: Vec<&str> = row
                     .allowed
                     .iter()
                     .map(|a| if *a { "oui" } else { "—" })
                     .collect();
-                out.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
+                out.push_str(&format!(
+                    "| {} | {} |\n",
+                    role_label(row.role),
+                    cells.join(" | ")
+                ));
             }
         }
         out
