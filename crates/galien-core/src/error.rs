@@ -254,6 +254,10 @@ error_codes! {
     NotACareProfessional = "ACC-NOT-PROFESSIONAL", BadInput,
         fr: "Seul un professionnel de santé au compte actif peut rejoindre l'équipe de soins.",
         en: "Only a health professional with an active account can join the care team.";
+    /// The account to link is not an active patient account, or is linked to another record.
+    NotAPatientAccount = "PAT-ACCOUNT-INVALID", BadInput,
+        fr: "Ce compte n'est pas un compte patient actif, ou il est déjà associé à un autre dossier.",
+        en: "This account is not an active patient account, or it is already linked to another record.";
     /// Data sealed with a destroyed or unknown key.
     DataUnreadable = "DATA-UNREADABLE", Gone,
         fr: "Ces données ne sont plus lisibles : leur clé a été détruite (fin de conservation) ou est introuvable.",

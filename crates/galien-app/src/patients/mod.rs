@@ -7,6 +7,7 @@
 //! `ACC-DENIED` with nothing of the record in it.
 
 pub mod access;
+pub mod access_log;
 pub mod care;
 pub mod clinical;
 pub mod health_keys;

@@ -347,3 +347,42 @@ fn dedup(digests: &[[u8; 32]]) -> Vec<Vec<u8>> {
     v.dedup();
     v
 }
+
+impl Store {
+    /// Who accessed the permit's patient record (TRACE-4), newest first, under an
+    /// `access_log.read` permit whose own trace is durable before anything is read.
+    pub async fn patient_access_log(
+        &self,
+        permit: Permit,
+        limit: u32,
+    ) -> Result<Vec<crate::StoredAuditEvent>, StoreError> {
+        let id = require(&permit, &[Action::AccessLogRead])?;
+        self.append_audit(permit.trace()).await?;
+        let mut all = Vec::new();
+        let mut after = None;
+        // Chain order (oldest first) in pages; the newest `limit` are kept.
+        loop {
+            let page = self
+                .audit_events(&crate::AuditFilter {
+                    patient: Some(id),
+                    after_seq: after,
+                    limit: Some(1000),
+                    ..crate::AuditFilter::default()
+                })
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.seq);
+            let full = page.len() == 1000;
+            all.extend(page);
+            let keep = usize::try_from(limit).unwrap_or(usize::MAX);
+            if all.len() > keep {
+                all.drain(..all.len() - keep);
+            }
+            if !full {
+                break;
+            }
+        }
+        all.reverse();
+        Ok(all)
+    }
+}
