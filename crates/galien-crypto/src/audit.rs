@@ -270,6 +270,44 @@ pub fn verify(key: &VerifyingKey, head: &TreeHead, sig: &[u8]) -> bool {
     key.verify_strict(&head.canonical_bytes(), &sig).is_ok()
 }
 
+/// What a retention purge removed (TRACE-7): records `1..=through` (of which `removed` were still
+/// stored), the hash of record `through` so the remaining chain still links, and when. Signed with
+/// the audit key so a forged marker cannot hide a deletion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgeMarker {
+    /// The last seq removed.
+    pub through: u64,
+    /// Records removed by this purge.
+    pub removed: u64,
+    /// The hash of record `through`: the `prev_hash` of the first remaining record.
+    pub last_hash: Hash,
+    /// Records older than this were due for removal.
+    pub cutoff: OffsetDateTime,
+    /// When the purge ran.
+    pub at: OffsetDateTime,
+}
+
+impl PurgeMarker {
+    /// The signed bytes: a domain tag, then every field at fixed width.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = b"galien-audit-purge-v1".to_vec();
+        out.extend_from_slice(&self.through.to_be_bytes());
+        out.extend_from_slice(&self.removed.to_be_bytes());
+        out.extend_from_slice(&self.last_hash);
+        out.extend_from_slice(&galien_core::audit::to_micros(self.cutoff).to_be_bytes());
+        out.extend_from_slice(&galien_core::audit::to_micros(self.at).to_be_bytes());
+        out
+    }
+
+    /// Whether `signature` is `key`'s over this marker.
+    pub fn verify(&self, key: &VerifyingKey, signature: &[u8]) -> bool {
+        let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
+            return false;
+        };
+        key.verify_strict(&self.canonical_bytes(), &sig).is_ok()
+    }
+}
+
 /// The Ed25519 key that signs tree heads. `Debug` is redacted; the secret is wiped on drop.
 pub struct AuditSigningKey(SigningKey);
 
@@ -300,6 +338,11 @@ impl AuditSigningKey {
     /// Signs `head`.
     pub fn sign(&self, head: &TreeHead) -> [u8; 64] {
         self.0.sign(&head.canonical_bytes()).to_bytes()
+    }
+
+    /// Signs a purge marker.
+    pub fn sign_purge(&self, marker: &PurgeMarker) -> [u8; 64] {
+        self.0.sign(&marker.canonical_bytes()).to_bytes()
     }
 
     /// Signs `head` and names the key.

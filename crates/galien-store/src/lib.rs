@@ -24,7 +24,9 @@ use galien_core::ids::{InstanceId, NodeId};
 use galien_crypto::token::TokenDigest;
 use time::OffsetDateTime;
 
-pub use audit::{AuditFilter, AuditProblem, ProblemKind, StoredAuditEvent, VerifyReport};
+pub use audit::{
+    AuditFilter, AuditProblem, ProblemKind, StoredAuditEvent, StoredPurge, VerifyReport,
+};
 pub use bus::{Event, EventBus, MAX_EVENT_BYTES, PG_CHANNEL};
 pub use error::{ConsumeError, StoreError};
 pub use identity::{

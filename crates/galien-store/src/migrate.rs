@@ -42,6 +42,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "patients",
         sql: include_str!("../migrations/sqlite/0004_patients.sql"),
     },
+    Migration {
+        version: 5,
+        name: "audit_purge",
+        sql: include_str!("../migrations/sqlite/0005_audit_purge.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -64,6 +69,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "patients",
         sql: include_str!("../migrations/postgres/0004_patients.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "audit_purge",
+        sql: include_str!("../migrations/postgres/0005_audit_purge.sql"),
     },
 ];
 

@@ -142,6 +142,8 @@ both_backends!(
     trace_02_concurrent_appends_keep_one_chain,
     trace_02_checkpoints_extend_incrementally_and_match_the_merkle_root,
     trace_01_events_are_searchable_by_user_patient_action_period,
+    trace_07_purge_removes_old_records_and_the_rest_still_verifies,
+    trace_07_purge_marker_cannot_be_forged_or_bypassed,
 );
 
 fn uuid(n: u128) -> Uuid {
@@ -742,4 +744,129 @@ async fn trace_01_events_are_searchable_by_user_patient_action_period(ctx: &Ctx)
 
 async fn search(store: &Store, f: AuditFilter) -> Vec<galien_store::StoredAuditEvent> {
     store.audit_events(&f).await.unwrap()
+}
+
+fn purge_event(m: &galien_crypto::audit::PurgeMarker) -> AuditEvent {
+    let mut e = event(1000, None, None, AuditAction::AuditPurged);
+    e.at = m.at;
+    e.reason = Some(format!("AUDIT-PURGED:{}:{}", m.through, m.removed));
+    e
+}
+
+async fn trace_07_purge_removes_old_records_and_the_rest_still_verifies(ctx: &Ctx) {
+    let store = ctx.open().await;
+    store.audit_checkpoint(&ctx.key, T0).await.unwrap();
+    // Records at T0+0 … T0+29 min; checkpoints after 10 and 20.
+    for i in 0..30u32 {
+        store
+            .append_audit(&event(
+                i,
+                Some(user(1)),
+                Some(patient(1)),
+                AuditAction::RecordRead,
+            ))
+            .await
+            .unwrap();
+        if i == 9 || i == 19 {
+            store
+                .audit_checkpoint(&ctx.key, T0 + Duration::minutes(i64::from(i)))
+                .await
+                .unwrap();
+        }
+    }
+    // Nothing older than the cutoff: nothing to purge.
+    assert!(
+        store
+            .audit_purge(&ctx.key, T0, T0 + Duration::days(400), purge_event)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Records before T0+25 min are due; the purge stops at the newest checkpoint below (20).
+    let now = T0 + Duration::days(400);
+    let purged = store
+        .audit_purge(&ctx.key, T0 + Duration::minutes(25), now, purge_event)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((purged.marker.through, purged.marker.removed), (20, 20));
+    assert!(purged.verify(&ctx.key.verifying_key()));
+    assert_eq!(
+        store.audit_purge_marker().await.unwrap(),
+        Some(purged.clone())
+    );
+    let left = store
+        .audit_events(&AuditFilter {
+            limit: Some(1000),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(left.first().unwrap().seq, 21);
+    // The purge itself is the newest record.
+    assert_eq!(left.last().unwrap().event.action, AuditAction::AuditPurged);
+    let report = ctx.verify(&store).await;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!((report.purged_through, report.first_seq), (20, 21));
+    // New records and checkpoints keep working after the purge, and a second purge continues.
+    fill_from(&store, 40, 5).await;
+    store.audit_checkpoint(&ctx.key, now).await.unwrap();
+    let again = store
+        .audit_purge(&ctx.key, T0 + Duration::days(1), now, purge_event)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.marker.through > 20);
+    let report = ctx.verify(&store).await;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.purged_through, again.marker.through);
+    store.close().await;
+}
+
+async fn fill_from(store: &Store, first: u32, n: u32) {
+    for i in first..first + n {
+        store
+            .append_audit(&event(i, Some(user(2)), None, AuditAction::RecordRead))
+            .await
+            .unwrap();
+    }
+}
+
+async fn trace_07_purge_marker_cannot_be_forged_or_bypassed(ctx: &Ctx) {
+    let store = ctx.open().await;
+    store.audit_checkpoint(&ctx.key, T0).await.unwrap();
+    fill(&store, 10).await;
+    store
+        .audit_checkpoint(&ctx.key, T0 + Duration::hours(1))
+        .await
+        .unwrap();
+    fill_from(&store, 10, 5).await;
+    // Deleting without a marker is still refused by the database.
+    assert!(
+        ctx.db
+            .execute_raw("DELETE FROM audit_events WHERE seq <= 5")
+            .await
+            .is_err()
+    );
+    // A marker not signed by the audit key: inserted by hand, it lets the rows go, but verify
+    // reports the forgery.
+    ctx.db
+        .execute_raw(&format!(
+            "INSERT INTO audit_purges (through, removed, last_hash, cutoff, at, signature, key_id) \
+             VALUES (10, 10, {h}, 0, 0, {h}, 'forged')",
+            h = if ctx.backend == Backend::Postgres {
+                format!("'\\x{}'", "00".repeat(32))
+            } else {
+                format!("X'{}'", "00".repeat(32))
+            }
+        ))
+        .await
+        .unwrap();
+    ctx.db
+        .execute_raw("DELETE FROM audit_events WHERE seq <= 10")
+        .await
+        .unwrap();
+    let report = ctx.verify(&store).await;
+    assert_problem(&report, 10, ProblemKind::BadCheckpointSignature);
+    store.close().await;
 }

@@ -341,7 +341,11 @@ impl Store {
         let rows = on_conn!(self, d, c => d::page(c, after, 1).await)?;
         match rows.into_iter().next() {
             Some(row) if row.0 == after + 1 => to_hash(&row.9, row.0),
-            _ => Err(broken(seq)),
+            // Record `seq` was purged: its hash is kept by the signed marker.
+            _ => match self.audit_purge_marker().await? {
+                Some(p) if p.marker.through == seq => Ok(p.marker.last_hash),
+                _ => Err(broken(seq)),
+            },
         }
     }
 
@@ -367,3 +371,6 @@ fn broken(seq: u64) -> StoreError {
         "the audit trail does not verify at record {seq}; refusing to sign a checkpoint over it — run `galien audit verify`"
     ))
 }
+
+mod purge;
+pub use purge::StoredPurge;

@@ -101,6 +101,8 @@ pub struct VerifyReport {
     pub head: Option<(u64, Hash)>,
     /// Records newer than the newest checkpoint.
     pub uncovered: u64,
+    /// The last seq removed by a retention purge (0 if never purged): verification starts after it.
+    pub purged_through: u64,
     /// The first problem, if any.
     pub problem: Option<AuditProblem>,
 }
@@ -327,13 +329,41 @@ impl Store {
             .filter(|c| c.signed.verify(key) && c.frontier.is_some())
             .collect();
 
+        // A retention purge removed records 1..=floor: its signed marker holds the hash of the last
+        // one, and a signed checkpoint at exactly that size holds the frontier.
+        let purge = self.audit_purge_marker().await?;
+        let floor = purge.as_ref().map_or(0, |p| p.marker.through);
+        if let Some(p) = &purge
+            && !p.verify(key)
+        {
+            problems.push(problem(
+                floor,
+                ProblemKind::BadCheckpointSignature,
+                format!("the purge marker through record {floor} is not signed by this key"),
+            ));
+        }
+
         // Where to start.
-        let start = from_seq.filter(|s| *s > 1).and_then(|s| {
-            valid
-                .iter()
-                .rfind(|c| c.signed.head.size >= 1 && c.signed.head.size < s)
-                .copied()
-        });
+        let start = from_seq
+            .filter(|s| *s > 1)
+            .and_then(|s| {
+                valid
+                    .iter()
+                    .rfind(|c| c.signed.head.size >= 1.max(floor) && c.signed.head.size < s)
+                    .copied()
+            })
+            .or_else(|| {
+                (floor > 0)
+                    .then(|| valid.iter().find(|c| c.signed.head.size == floor).copied())
+                    .flatten()
+            });
+        if floor > 0 && start.is_none() {
+            problems.push(problem(
+                floor,
+                ProblemKind::CheckpointRootMismatch,
+                format!("no valid signed checkpoint at the purge boundary (record {floor})"),
+            ));
+        }
         let (mut range, mut prev) = (CompactRange::new(), GENESIS);
         if let Some(Checkpoint {
             frontier: Some(frontier),
@@ -341,17 +371,25 @@ impl Store {
         }) = start
         {
             let size = signed.head.size;
-            let rows = self.audit_page(size - 1, 1).await?;
-            match rows.first() {
-                Some(row) if u64::try_from(row.0).ok() == Some(size) => {
+            match &purge {
+                Some(p) if size == floor => {
                     range = frontier.clone();
-                    prev = to_hash(&row.9, row.0)?;
+                    prev = p.marker.last_hash;
                 }
-                _ => problems.push(problem(
-                    size,
-                    ProblemKind::Deleted,
-                    format!("record {size}, the last covered by a checkpoint, is missing"),
-                )),
+                _ => {
+                    let rows = self.audit_page(size - 1, 1).await?;
+                    match rows.first() {
+                        Some(row) if u64::try_from(row.0).ok() == Some(size) => {
+                            range = frontier.clone();
+                            prev = to_hash(&row.9, row.0)?;
+                        }
+                        _ => problems.push(problem(
+                            size,
+                            ProblemKind::Deleted,
+                            format!("record {size}, the last covered by a checkpoint, is missing"),
+                        )),
+                    }
+                }
             }
         }
         let first_seq = range.size() + 1;
@@ -424,6 +462,7 @@ impl Store {
             checkpoints: good,
             head,
             uncovered: head_seq.saturating_sub(covered),
+            purged_through: floor,
             problem: problems.into_iter().min_by_key(|p| p.seq),
         })
     }
