@@ -24,6 +24,19 @@ pub enum AuditCommand {
     Verify(VerifyArgs),
     /// Signe un point de contrôle / sign a checkpoint of the audit trail now.
     Checkpoint(CheckpointArgs),
+    /// Purge les traces échues / remove records older than the retention period (`audit.retention_days`),
+    /// leaving a signed marker so the rest still verifies.
+    Purge(PurgeArgs),
+}
+
+/// `galien audit purge`
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub common: AuditCommonArgs,
+    /// Keep this many days instead of `audit.retention_days`.
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub keep_days: Option<u32>,
 }
 
 /// Where the installation is.
@@ -74,6 +87,7 @@ pub async fn run(command: AuditCommand) -> ExitCode {
     let result = match command {
         AuditCommand::Verify(args) => verify(args).await,
         AuditCommand::Checkpoint(args) => checkpoint(args).await,
+        AuditCommand::Purge(args) => purge(args).await,
     };
     match result {
         Ok(code) => code,
@@ -205,6 +219,47 @@ async fn checkpoint(args: CheckpointArgs) -> Result<ExitCode, Failure> {
             hex_encode(&signed.head.root),
             signed.key_id
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::print_stdout)]
+async fn purge(args: PurgeArgs) -> Result<ExitCode, Failure> {
+    use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceRef, Source};
+    let config = load_config(&args.common)?;
+    let key = signing_key(&config)?;
+    let days = args.keep_days.unwrap_or(config.config.audit.retention_days);
+    let now = galien_core::SystemClock.now();
+    let cutoff = now - time::Duration::days(i64::from(days));
+    let store = open_store(&config).await?;
+    let result = store
+        .audit_purge(&key, cutoff, now, |m| AuditEvent {
+            id: galien_core::ids::AuditEventId::generate(now, &galien_core::OsEntropy),
+            at: now,
+            actor: AuditActor {
+                client: Some("galien-cli".into()),
+                ..AuditActor::default()
+            },
+            action: AuditAction::AuditPurged,
+            outcome: Outcome::Success,
+            resource: Some(ResourceRef {
+                kind: "audit_trail".into(),
+                id: format!("1-{}", m.through),
+            }),
+            patient: None,
+            purpose: Some("retention".into()),
+            emergency: false,
+            source: Source::default(),
+            reason: Some(format!("AUDIT-PURGED:{}:{}", m.through, m.removed)),
+        })
+        .await;
+    store.close().await;
+    match result.map_err(|e| fail(1, format!("purging the audit trail: {e}")))? {
+        Some(p) => println!(
+            "audit purge: {} record(s) removed through seq {} (older than {days} days); signed marker key {}",
+            p.marker.removed, p.marker.through, p.key_id
+        ),
+        None => println!("audit purge: nothing older than {days} days below a signed checkpoint"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -107,12 +107,15 @@ impl Default for OidcConfig {
 pub struct AuditConfig {
     /// Seconds between signed checkpoints of the audit trail (10–86400).
     pub checkpoint_interval_secs: u64,
+    /// Days audit records are kept before `galien audit purge` removes them (30–36500).
+    pub retention_days: u32,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             checkpoint_interval_secs: 300,
+            retention_days: 365,
         }
     }
 }
@@ -329,6 +332,7 @@ pub const KEYS: &[&str] = &[
     "oidc.rpps_claim",
     "oidc.label",
     "audit.checkpoint_interval_secs",
+    "audit.retention_days",
     "siem.address",
     "siem.ca",
     "siem.app_name",
@@ -580,6 +584,7 @@ fn fix_for(key: &str) -> String {
         }
         "oidc.acr_values" => "give the acr value(s) to require, such as eidas1".into(),
         "audit.checkpoint_interval_secs" => "give a number of seconds between 10 and 86400".into(),
+        "audit.retention_days" => "give a number of days between 30 and 36500".into(),
         "siem.address" => "give the syslog collector as host:port (TLS, usually port 6514)".into(),
         "siem.ca" => {
             "give the PEM file of the authority that issued the collector's certificate, with siem.address"
@@ -673,6 +678,18 @@ impl Config {
             u64::from(self.enrolment.link_ttl_hours),
             1,
             168,
+        )?;
+        in_range(
+            "audit.checkpoint_interval_secs",
+            self.audit.checkpoint_interval_secs,
+            10,
+            86_400,
+        )?;
+        in_range(
+            "audit.retention_days",
+            u64::from(self.audit.retention_days),
+            30,
+            36_500,
         )?;
         in_range(
             "access.emergency_minutes",

@@ -242,3 +242,39 @@ fn hex_decode(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_07_purge_removes_expired_records_and_verify_still_passes() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // 20 records of 2026-02-01, covered by a checkpoint.
+        let install = Install::new(backend, 20, true).await;
+        // Within the default year: nothing goes.
+        let out = install.galien(&["purge"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        assert!(
+            stdout(&out).contains("nothing older than 365 days"),
+            "{}",
+            describe(&out)
+        );
+        // Keeping 30 days removes them, behind a signed marker.
+        let out = install.galien(&["purge", "--keep-days", "30"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        assert!(
+            stdout(&out).contains("20 record(s) removed through seq 20"),
+            "{}",
+            describe(&out)
+        );
+        let out = install.galien(&["verify"]);
+        assert!(out.status.success(), "{}", describe(&out));
+        let store = install.store().await;
+        let left = store
+            .audit_events(&galien_store::AuditFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 1, "only the purge's own record remains");
+        assert_eq!(left[0].event.action, AuditAction::AuditPurged);
+        assert_eq!(left[0].event.reason.as_deref(), Some("AUDIT-PURGED:20:20"));
+        store.close().await;
+        install.db.drop_database().await;
+    }
+}
