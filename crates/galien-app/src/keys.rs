@@ -21,6 +21,8 @@ pub struct AppKeys {
     pub pepper: Zeroizing<[u8; 32]>,
     /// HMAC key for CSRF tokens of pages shown before sign-in.
     pub csrf: Zeroizing<[u8; 32]>,
+    /// Seals the DPO's free text about incidents and breaches.
+    pub incidents: SealingKey,
 }
 
 impl AppKeys {
@@ -34,6 +36,7 @@ impl AppKeys {
             recovery: seal::derive(master, "recovery-codes"),
             pepper: seal::derive(master, "password-pepper"),
             csrf: seal::derive(master, "csrf"),
+            incidents: SealingKey::derive(master, "incident-details"),
         }
     }
 }

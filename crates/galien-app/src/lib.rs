@@ -33,6 +33,8 @@ pub struct AppSettings {
     pub oidc: Option<OidcSettings>,
     /// How long an emergency access (break-the-glass) lasts (ACC-4).
     pub emergency_access: Duration,
+    /// Thresholds of the anomaly rules (TRACE-5).
+    pub anomaly: compliance::anomaly::AnomalySettings,
 }
 
 /// An OpenID Connect provider asserting two factors (Pro Santé Connect style, AUTH-2).

@@ -194,6 +194,10 @@ dotted_enum! {
         AccessEmergencyReviewed = "access.emergency.reviewed",
         /// A patient's data key was destroyed (crypto-shredding).
         RecordShredded = "record.shredded",
+        /// A security incident was opened (by an anomaly rule or by the DPO).
+        IncidentOpened = "incident.opened",
+        /// An incident was qualified or updated by the DPO.
+        IncidentUpdated = "incident.updated",
         /// Audit records were exported.
         AuditExported = "audit.exported",
         /// Audit records were purged after their retention period.
@@ -540,7 +544,7 @@ mod tests {
         for o in Outcome::ALL {
             assert_eq!(Outcome::parse(o.as_str()), Some(*o));
         }
-        assert_eq!(AuditAction::ALL.len(), 31);
+        assert_eq!(AuditAction::ALL.len(), 33);
         assert!(AuditAction::parse("record.delete").is_none());
     }
 }

@@ -9,6 +9,7 @@ mod audit;
 mod bus;
 mod error;
 mod identity;
+mod incidents;
 mod migrate;
 mod patients;
 mod postgres;
@@ -33,6 +34,7 @@ pub use identity::{
     AcceptError, AccessToken, CreateUserError, MachineClient, NewAccessToken, NewMachineClient,
     NewSession, NewUser, NewWebauthnCredential, Session, TotpCredential, User, WebauthnCredential,
 };
+pub use incidents::{Incident, IncidentStatus, IncidentUpdate, NewIncident, Severity};
 pub use patients::{
     CareKind, CareRelationship, Consent, EmergencyAccess, NewCareRelationship, NewConsent,
     NewEmergencyAccess, NewNote, NewPatient, Note, PatientUpdate, SealedPatient, WrappedDataKey,

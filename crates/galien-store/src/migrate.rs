@@ -47,6 +47,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "audit_purge",
         sql: include_str!("../migrations/sqlite/0005_audit_purge.sql"),
     },
+    Migration {
+        version: 6,
+        name: "incidents",
+        sql: include_str!("../migrations/sqlite/0006_incidents.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -74,6 +79,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 5,
         name: "audit_purge",
         sql: include_str!("../migrations/postgres/0005_audit_purge.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "incidents",
+        sql: include_str!("../migrations/postgres/0006_incidents.sql"),
     },
 ];
 

@@ -172,6 +172,16 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Emergency access reviewed by the DPO",
     ),
     (
+        "dpo.action.incident.opened",
+        "Incident de sécurité ouvert",
+        "Security incident opened",
+    ),
+    (
+        "dpo.action.incident.updated",
+        "Incident de sécurité qualifié ou mis à jour",
+        "Security incident qualified or updated",
+    ),
+    (
         "dpo.action.record.shredded",
         "Clé du dossier détruite (effacement définitif)",
         "Record key destroyed (permanent erasure)",

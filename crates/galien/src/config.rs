@@ -35,6 +35,8 @@ pub struct Config {
     pub enrolment: EnrolmentConfig,
     /// The access gate.
     pub access: AccessConfig,
+    /// Anomaly rules (TRACE-5).
+    pub anomaly: AnomalyConfig,
     /// Sessions and sign-in protection.
     pub auth: AuthConfig,
     /// Sign-in through an OpenID Connect provider (Pro Santé Connect style).
@@ -133,6 +135,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             enrolment: EnrolmentConfig::default(),
             access: AccessConfig::default(),
+            anomaly: AnomalyConfig::default(),
             auth: AuthConfig::default(),
             oidc: OidcConfig::default(),
             audit: AuditConfig::default(),
@@ -296,6 +299,67 @@ impl Default for AccessConfig {
     }
 }
 
+/// `[anomaly]`: thresholds of the anomaly rules that open security incidents (TRACE-5).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnomalyConfig {
+    /// Seconds between scans of the audit trail (5–3600).
+    pub scan_interval_secs: u64,
+    /// Distinct patients opened by one user… (2–10000)
+    pub many_patients: u32,
+    /// …within this many minutes (1–1440).
+    pub many_patients_minutes: u32,
+    /// Failed sign-ins on one account or from one address… (2–10000)
+    pub failed_logins: u32,
+    /// …within this many minutes (1–1440).
+    pub failed_logins_minutes: u32,
+    /// Exports by one user… (1–10000)
+    pub exports: u32,
+    /// …within this many minutes (1–1440).
+    pub exports_minutes: u32,
+    /// Working hours start, local time (0–23).
+    pub working_hours_start: u8,
+    /// Working hours end, local time (1–24).
+    pub working_hours_end: u8,
+    /// Local time offset from UTC, in hours (-12–14).
+    pub utc_offset_hours: i8,
+}
+
+impl Default for AnomalyConfig {
+    fn default() -> Self {
+        Self {
+            scan_interval_secs: 30,
+            many_patients: 20,
+            many_patients_minutes: 10,
+            failed_logins: 10,
+            failed_logins_minutes: 15,
+            exports: 5,
+            exports_minutes: 60,
+            working_hours_start: 7,
+            working_hours_end: 20,
+            utc_offset_hours: 1,
+        }
+    }
+}
+
+impl AnomalyConfig {
+    /// The thresholds the use cases apply.
+    pub fn settings(&self) -> galien_app::compliance::anomaly::AnomalySettings {
+        let minutes = |m: u32| time::Duration::minutes(i64::from(m));
+        galien_app::compliance::anomaly::AnomalySettings {
+            many_patients: self.many_patients,
+            many_patients_window: minutes(self.many_patients_minutes),
+            failed_logins: self.failed_logins,
+            failed_logins_window: minutes(self.failed_logins_minutes),
+            exports: self.exports,
+            exports_window: minutes(self.exports_minutes),
+            working_hours: (self.working_hours_start, self.working_hours_end),
+            utc_offset: time::UtcOffset::from_hms(self.utc_offset_hours, 0, 0)
+                .unwrap_or(time::UtcOffset::UTC),
+        }
+    }
+}
+
 /// Every key, as written in TOML (dotted) — its environment variable is `GALIEN_` + the key in
 /// capitals with `.` replaced by `_` (e.g. `tls.self_signed` ↔ `GALIEN_TLS_SELF_SIGNED`).
 pub const KEYS: &[&str] = &[
@@ -317,6 +381,16 @@ pub const KEYS: &[&str] = &[
     "database.group_commit_max_batch",
     "enrolment.link_ttl_hours",
     "access.emergency_minutes",
+    "anomaly.scan_interval_secs",
+    "anomaly.many_patients",
+    "anomaly.many_patients_minutes",
+    "anomaly.failed_logins",
+    "anomaly.failed_logins_minutes",
+    "anomaly.exports",
+    "anomaly.exports_minutes",
+    "anomaly.working_hours_start",
+    "anomaly.working_hours_end",
+    "anomaly.utc_offset_hours",
     "auth.idle_timeout_mins",
     "auth.absolute_timeout_hours",
     "auth.step_up_mins",
@@ -558,6 +632,18 @@ fn fix_for(key: &str) -> String {
         "database.group_commit_max_batch" => "give a number between 1 and 10000".into(),
         "enrolment.link_ttl_hours" => "give a number of hours between 1 and 168".into(),
         "access.emergency_minutes" => "give a number of minutes between 15 and 1440".into(),
+        "anomaly.scan_interval_secs" => "give a number of seconds between 5 and 3600".into(),
+        "anomaly.many_patients" | "anomaly.failed_logins" => {
+            "give a count between 2 and 10000".into()
+        }
+        "anomaly.exports" => "give a count between 1 and 10000".into(),
+        "anomaly.many_patients_minutes"
+        | "anomaly.failed_logins_minutes"
+        | "anomaly.exports_minutes" => "give a number of minutes between 1 and 1440".into(),
+        "anomaly.working_hours_start" | "anomaly.working_hours_end" => {
+            "give an hour between 0 and 24, the start before the end".into()
+        }
+        "anomaly.utc_offset_hours" => "give a whole number of hours between -12 and 14".into(),
         "auth.idle_timeout_mins" => "give a number of minutes between 1 and 120".into(),
         "auth.absolute_timeout_hours" => "give a number of hours between 1 and 24".into(),
         "auth.step_up_mins" => "give a number of minutes between 1 and 30".into(),
@@ -691,6 +777,46 @@ impl Config {
             30,
             36_500,
         )?;
+        let a = &self.anomaly;
+        in_range("anomaly.scan_interval_secs", a.scan_interval_secs, 5, 3600)?;
+        in_range(
+            "anomaly.many_patients",
+            u64::from(a.many_patients),
+            2,
+            10_000,
+        )?;
+        in_range(
+            "anomaly.failed_logins",
+            u64::from(a.failed_logins),
+            2,
+            10_000,
+        )?;
+        in_range("anomaly.exports", u64::from(a.exports), 1, 10_000)?;
+        for (key, v) in [
+            ("anomaly.many_patients_minutes", a.many_patients_minutes),
+            ("anomaly.failed_logins_minutes", a.failed_logins_minutes),
+            ("anomaly.exports_minutes", a.exports_minutes),
+        ] {
+            in_range(key, u64::from(v), 1, 1440)?;
+        }
+        in_range(
+            "anomaly.working_hours_start",
+            u64::from(a.working_hours_start),
+            0,
+            23,
+        )?;
+        in_range(
+            "anomaly.working_hours_end",
+            u64::from(a.working_hours_end),
+            u64::from(a.working_hours_start) + 1,
+            24,
+        )?;
+        if !(-12..=14).contains(&a.utc_offset_hours) {
+            return Err(err(
+                "anomaly.utc_offset_hours",
+                format!("{} is out of range", a.utc_offset_hours),
+            ));
+        }
         in_range(
             "access.emergency_minutes",
             u64::from(self.access.emergency_minutes),

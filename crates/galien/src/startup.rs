@@ -129,6 +129,7 @@ pub fn make_app(
             emergency_access: time::Duration::minutes(i64::from(
                 config.config.access.emergency_minutes,
             )),
+            anomaly: config.config.anomaly.settings(),
         },
         oidc: Arc::default(),
         gate: Arc::new(gate),
@@ -152,6 +153,7 @@ pub struct Server {
     key_created: bool,
     audit_key: Arc<galien_crypto::audit::AuditSigningKey>,
     checkpoint_every: Duration,
+    scan_every: Duration,
     node: NodeId,
     siem: Option<crate::siem::Forwarder>,
 }
@@ -305,6 +307,7 @@ impl Server {
             key_created: origin == KeyOrigin::Created,
             audit_key,
             checkpoint_every: Duration::from_secs(config.config.audit.checkpoint_interval_secs),
+            scan_every: Duration::from_secs(config.config.anomaly.scan_interval_secs),
             node,
             siem,
         })
@@ -381,6 +384,41 @@ impl Server {
                 }
             })
         };
+        // Anomaly rules read the trail and open incidents for the DPO (TRACE-5).
+        let scanner = {
+            let app = self.app.clone();
+            let every = self.scan_every;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    // Catch up in batches, then wait for the next tick.
+                    loop {
+                        match galien_app::compliance::anomaly::scan(&app, 500).await {
+                            Ok(opened) => {
+                                if opened > 0 {
+                                    tracing::warn!(
+                                        opened,
+                                        "anomaly rules opened security incidents"
+                                    );
+                                }
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "anomaly scan failed");
+                                break;
+                            }
+                        }
+                        match (
+                            app.store.anomaly_cursor().await,
+                            app.store.audit_head().await,
+                        ) {
+                            (Ok(cursor), Ok(Some((head, _)))) if cursor < head => continue,
+                            _ => break,
+                        }
+                    }
+                }
+            })
+        };
         // Forwarding to the SIEM only reads the trail, in its own task (TRACE-3).
         let forwarder = self.siem.map(|f| f.spawn(self.store.clone()));
         let service = self
@@ -412,6 +450,7 @@ impl Server {
         };
         watcher.abort();
         checkpointer.abort();
+        scanner.abort();
         if let Some(forwarder) = forwarder {
             // Records written but not yet confirmed are sent again at the next start.
             forwarder.abort();

@@ -58,7 +58,9 @@ pub fn event_type(action: AuditAction) -> (&'static str, &'static str) {
         | A::RecordShredded
         | A::AccessDenied
         | A::AccessEmergency => ("110110", "Patient Record"),
-        A::AccessEmergencyReviewed => ("110101", "Audit Log Used"),
+        A::AccessEmergencyReviewed | A::IncidentOpened | A::IncidentUpdated => {
+            ("110101", "Audit Log Used")
+        }
         A::RecordExport => ("110106", "Export"),
         A::RecordPrint => ("110106", "Export"),
         A::AuditExported | A::AuditPurged => ("110101", "Audit Log Used"),
@@ -78,7 +80,9 @@ fn dicom_subtype(action: AuditAction) -> Option<(&'static str, &'static str)> {
 pub fn action_code(action: AuditAction) -> &'static str {
     use AuditAction as A;
     match action {
-        A::AccountInvited | A::MachineClientCreated | A::MachineTokenIssued => "C",
+        A::AccountInvited | A::MachineClientCreated | A::MachineTokenIssued | A::IncidentOpened => {
+            "C"
+        }
         A::RecordRead | A::RecordExport | A::RecordPrint | A::AuditExported => "R",
         A::RecordWrite
         | A::AuthFactorEnrolled
@@ -101,7 +105,8 @@ pub fn action_code(action: AuditAction) -> &'static str {
         | A::AuthLocked
         | A::AccessDenied
         | A::AccessEmergency
-        | A::AccessEmergencyReviewed => "E",
+        | A::AccessEmergencyReviewed
+        | A::IncidentUpdated => "E",
     }
 }
 

@@ -1,0 +1,286 @@
+//! Anomaly rules and the incident and breach register (TRACE-5, TRACE-6), on a real node: each rule
+//! fires at its threshold and not below, an incident is not opened twice, the DPO qualifies a breach
+//! and sees the 72-hour CNIL deadline, and no one else reaches the register.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use galien_app::compliance::anomaly;
+use galien_app::compliance::incidents::{self, IncidentDetails, Qualification};
+use galien_app::patients::clinical;
+use galien_core::ErrorCode;
+use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceRef, Source};
+use galien_core::identity::Role;
+use galien_core::ids::AuditEventId;
+use galien_store::{Backend, IncidentStatus, Severity};
+use time::Duration;
+
+mod common;
+use common::{T0, World, ctx, world};
+
+async fn rules_fired(w: &World) -> Vec<(String, String)> {
+    anomaly::scan(&w.app, 1000).await.unwrap();
+    w.app
+        .store
+        .incidents()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.rule.unwrap_or_default(), i.subject.unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace5_many_patients_fires_at_its_threshold_once() {
+    let w = world(Backend::Sqlite).await;
+    let doctor = w.person("a@chu.fr", Role::Medecin).await;
+    let threshold = w.app.settings.anomaly.many_patients;
+    // One below the threshold (each registration writes to a distinct patient's record): nothing.
+    for i in 0..threshold - 1 {
+        w.register(&doctor, &format!("Patient{i}"), "").await;
+    }
+    let before = rules_fired(&w).await;
+    assert!(
+        before.iter().all(|(r, _)| r != "many_patients"),
+        "{before:?}"
+    );
+    // One more distinct patient within the window reaches it.
+    w.clock.advance(Duration::minutes(1));
+    let extra = w.register(&doctor, "Encore", "").await;
+    clinical::summary(&w.app, &doctor, &ctx(), extra)
+        .await
+        .unwrap();
+    let after = rules_fired(&w).await;
+    let hits: Vec<_> = after.iter().filter(|(r, _)| r == "many_patients").collect();
+    assert_eq!(hits.len(), 1, "{after:?}");
+    assert_eq!(hits[0].1, format!("user:{}", doctor.user));
+    // More accesses in the window do not open a second incident.
+    let more = w.register(&doctor, "EncoreUn", "").await;
+    clinical::summary(&w.app, &doctor, &ctx(), more)
+        .await
+        .unwrap();
+    let again = rules_fired(&w).await;
+    assert_eq!(
+        again.iter().filter(|(r, _)| r == "many_patients").count(),
+        1
+    );
+    // The incident's own trace names the rule.
+    let traced = w
+        .app
+        .store
+        .audit_events(&galien_store::AuditFilter {
+            action: Some(AuditAction::IncidentOpened),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        traced
+            .iter()
+            .any(|t| t.event.reason.as_deref() == Some("ANOMALY:many_patients"))
+    );
+    w.server.stop().await;
+}
+
+fn failed_login(w: &World, account: &str, ip: &str, minutes: i64) -> AuditEvent {
+    let at = T0 + Duration::minutes(minutes);
+    AuditEvent {
+        id: AuditEventId::generate(at, w.app.entropy.as_ref()),
+        at,
+        actor: AuditActor::default(),
+        action: AuditAction::AuthLoginFailed,
+        outcome: Outcome::Failure,
+        resource: Some(ResourceRef {
+            kind: "user".into(),
+            id: account.into(),
+        }),
+        patient: None,
+        purpose: None,
+        emergency: false,
+        source: Source {
+            ip: Some(ip.into()),
+            user_agent: None,
+            request_id: None,
+        },
+        reason: Some("AUTH-BAD-CREDENTIALS".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace5_failed_login_bursts_fire_per_account_and_per_address() {
+    let w = world(Backend::Postgres).await;
+    let n = w.app.settings.anomaly.failed_logins;
+    // One below the threshold on one account, spread over addresses: nothing.
+    for i in 0..n - 1 {
+        let e = failed_login(&w, "acc-1", &format!("198.51.100.{i}"), 1);
+        w.app.store.append_audit(&e).await.unwrap();
+    }
+    assert!(
+        rules_fired(&w)
+            .await
+            .iter()
+            .all(|(r, _)| r != "failed_logins")
+    );
+    // The threshold-th failure on the account fires for the account.
+    let e = failed_login(&w, "acc-1", "198.51.100.200", 2);
+    w.app.store.append_audit(&e).await.unwrap();
+    let fired = rules_fired(&w).await;
+    assert!(
+        fired.contains(&("failed_logins".into(), "account:acc-1".into())),
+        "{fired:?}"
+    );
+    // One address trying many accounts fires for the address.
+    for i in 0..n {
+        let e = failed_login(&w, &format!("acc-x{i}"), "203.0.113.9", 3);
+        w.app.store.append_audit(&e).await.unwrap();
+    }
+    let fired = rules_fired(&w).await;
+    assert!(
+        fired.contains(&("failed_logins".into(), "ip:203.0.113.9".into())),
+        "{fired:?}"
+    );
+    // Failures older than the window do not count.
+    let old = failed_login(&w, "acc-old", "192.0.2.50", -120);
+    w.app.store.append_audit(&old).await.unwrap();
+    for i in 0..n - 1 {
+        let e = failed_login(&w, "acc-old", "192.0.2.50", i64::from(i) + 30);
+        w.app.store.append_audit(&e).await.unwrap();
+    }
+    let fired = rules_fired(&w).await;
+    assert!(
+        !fired.iter().any(|(_, s)| s == "account:acc-old"),
+        "{fired:?}"
+    );
+    w.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace5_emergency_access_and_off_hours_open_incidents() {
+    let w = world(Backend::Sqlite).await;
+    let doctor = w.person("a@chu.fr", Role::Medecin).await;
+    let er = w.person("urgences@chu.fr", Role::Medecin).await;
+    // 09:00 UTC = 10:00 in Paris (UTC+1): working hours.
+    let p = w.register(&doctor, "Durand", "").await;
+    assert!(rules_fired(&w).await.is_empty());
+    galien_app::patients::care::open_emergency(
+        &w.app,
+        &er,
+        &ctx(),
+        p,
+        "Patient inconscient aux urgences, dossier nécessaire",
+    )
+    .await
+    .unwrap();
+    let fired = rules_fired(&w).await;
+    assert_eq!(
+        fired
+            .iter()
+            .filter(|(r, _)| r == "emergency_access")
+            .count(),
+        1,
+        "{fired:?}"
+    );
+    // 22:30 in Paris: off hours.
+    w.clock.advance(Duration::hours(12) + Duration::minutes(30));
+    clinical::summary(&w.app, &doctor, &ctx(), p).await.unwrap();
+    let fired = rules_fired(&w).await;
+    assert!(
+        fired.contains(&("off_hours".into(), format!("user:{}", doctor.user))),
+        "{fired:?}"
+    );
+    w.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace6_the_dpo_qualifies_a_breach_with_the_72_hour_deadline() {
+    let w = world(Backend::Sqlite).await;
+    let dpo = w.person("dpo@chu.fr", Role::Dpo).await;
+    let admin = w.person("admin@chu.fr", Role::Administrateur).await;
+    let details = IncidentDetails {
+        facts: "Ordinateur portable volé contenant un export".into(),
+        affected_people: "≈ 40 patients du service de cardiologie".into(),
+        data_categories: "identité, comptes rendus".into(),
+        effects: "divulgation possible".into(),
+        measures: "comptes révoqués, plainte déposée".into(),
+    };
+    let id = incidents::register(
+        &w.app,
+        &dpo,
+        &ctx(),
+        "Vol d'un portable",
+        Severity::High,
+        &details,
+    )
+    .await
+    .unwrap();
+    assert_eq!(incidents::open_count(&w.app, &dpo).await.unwrap(), 1);
+    assert_eq!(
+        incidents::list(&w.app, &admin).await.unwrap_err().code(),
+        ErrorCode::AccessDenied
+    );
+    // Qualified as a breach known since now: 72 hours to notify the CNIL.
+    let q = Qualification {
+        status: IncidentStatus::Investigating,
+        severity: Severity::High,
+        details: details.clone(),
+        breach_aware_at: Some(T0),
+        cnil_notified_at: None,
+        inform_patients: Some(true),
+        patients_informed_at: None,
+    };
+    incidents::qualify(&w.app, &dpo, &ctx(), id, q.clone())
+        .await
+        .unwrap();
+    w.clock.advance(Duration::hours(10));
+    let v = incidents::get(&w.app, &dpo, id).await.unwrap();
+    assert!(v.incident.is_breach);
+    assert_eq!(v.cnil_deadline, Some(T0 + Duration::hours(72)));
+    assert_eq!(v.time_left, Some(Duration::hours(62)));
+    assert_eq!(v.details, details);
+    assert_eq!(v.incident.inform_patients, Some(true));
+    // Nonsense is refused: informed although not to be informed; a date in the future.
+    let mut bad = q.clone();
+    bad.inform_patients = Some(false);
+    bad.patients_informed_at = Some(T0);
+    assert_eq!(
+        incidents::qualify(&w.app, &dpo, &ctx(), id, bad)
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::FormInvalid
+    );
+    let mut bad = q.clone();
+    bad.cnil_notified_at = Some(T0 + Duration::days(30));
+    assert_eq!(
+        incidents::qualify(&w.app, &dpo, &ctx(), id, bad)
+            .await
+            .unwrap_err()
+            .code(),
+        ErrorCode::FormInvalid
+    );
+    // Notified: the deadline no longer runs; closed: no longer counted as open.
+    let mut done = q;
+    done.status = IncidentStatus::Closed;
+    done.cnil_notified_at = Some(T0 + Duration::hours(9));
+    done.patients_informed_at = Some(T0 + Duration::hours(10));
+    incidents::qualify(&w.app, &dpo, &ctx(), id, done)
+        .await
+        .unwrap();
+    let v = incidents::get(&w.app, &dpo, id).await.unwrap();
+    assert_eq!((v.cnil_deadline, v.time_left), (None, None));
+    assert_eq!(incidents::open_count(&w.app, &dpo).await.unwrap(), 0);
+    // The details are sealed at rest: the facts are not in the database file.
+    let mut found = false;
+    for entry in std::fs::read_dir(&w.server.data_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            found |= bytes.windows(10).any(|x| x == b"Ordinateur");
+        }
+    }
+    assert!(!found, "incident facts in clear on disk");
+    w.server.stop().await;
+}
