@@ -18,6 +18,7 @@ pub mod pages;
 pub mod texts;
 pub mod texts_dpo;
 pub mod texts_lead;
+pub mod texts_patients;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
@@ -114,6 +115,8 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
         .merge(pages::oidc::routes())
         .merge(pages::webauthn::routes())
         .merge(pages::dpo::routes())
+        .merge(pages::patients::routes())
+        .merge(pages::emergency_review::routes())
         .route_layer(axum::middleware::from_fn(observe::record_route))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)

@@ -29,6 +29,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'sta
         .iter()
         .chain(crate::texts_lead::TEXTS.iter())
         .chain(crate::texts_dpo::TEXTS.iter())
+        .chain(crate::texts_patients::TEXTS.iter())
 }
 
 /// (key, French, English)

@@ -4,11 +4,13 @@ pub mod account;
 pub mod admin;
 pub mod certificate;
 pub mod dpo;
+pub mod emergency_review;
 pub mod enrol;
 pub mod home;
 pub mod login;
 pub mod machines;
 pub mod oidc;
+pub mod patients;
 pub mod webauthn;
 
 use crate::errors::status_for;
@@ -47,6 +49,8 @@ pub struct Nav {
     pub is_admin: bool,
     /// Shows the audit trail link (the DPO, TRACE-3).
     pub is_dpo: bool,
+    /// Shows the patients link (the roles that care for or register patients).
+    pub sees_patients: bool,
     /// Two factors done.
     pub strong: bool,
 }
@@ -62,10 +66,26 @@ pub fn frame(lang: Lang, here: impl Into<String>, current: Option<&Current>) -> 
             csrf: c.csrf_token(),
             is_admin: c.user.role == galien_core::identity::Role::Administrateur,
             is_dpo: c.user.role == galien_core::identity::Role::Dpo,
+            sees_patients: sees_patients(c.user.role),
             strong: c.is_strong(),
         }),
         t: T { lang },
     }
+}
+
+/// Whether `role` works with patients' records (care, regulation, secretariat): the "Patients" link.
+pub fn sees_patients(role: galien_core::identity::Role) -> bool {
+    use galien_core::identity::Role;
+    matches!(
+        role,
+        Role::Medecin
+            | Role::Infirmier
+            | Role::Pharmacien
+            | Role::SageFemme
+            | Role::AutreProfessionnel
+            | Role::Arm
+            | Role::Secretaire
+    )
 }
 
 /// Messages for a person from a refusal (every password rule broken is listed).

@@ -1,0 +1,730 @@
+//! One patient's record: the summary (`GET /patients/{id}`), the NIR shown on purpose, the identity
+//! correction, clinical notes, consents, the care team, and the emergency access offered on the
+//! refusal page (ACC-4). What the page shows comes from `clinical::summary`: a section the gate did
+//! not allow is `None` and absent from the page; a button shows only when its ability is true.
+
+use super::{
+    CsrfOnly, IdentityFields, IdentityPage, TwoIds, human_date, ins_label, iso_date, label,
+    page_error, patient_id, refused,
+};
+use crate::WebState;
+use crate::auth::{Ctx, Strong};
+use crate::errors::{PageError, status_for};
+use crate::pages::{Frame, checked_form, frame, human_time, messages, render, status_of};
+use crate::texts::T;
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use galien_app::identity::session::Current;
+use galien_app::patients::clinical::{self, Summary};
+use galien_app::patients::{care, records};
+use galien_app::{AppError, RequestContext};
+use galien_core::identity::Email;
+use galien_core::ids::{CareRelationshipId, ConsentId, PatientId};
+use galien_core::patient::{ConsentMeans, ConsentSubject};
+use galien_core::{ErrorCode, Lang};
+use serde::Deserialize;
+
+/// A clinical note as shown.
+#[derive(Debug)]
+struct NoteRow {
+    author: String,
+    when: String,
+    emergency: bool,
+    text: String,
+}
+
+/// A care team member as shown.
+#[derive(Debug)]
+struct MemberRow {
+    id: String,
+    name: String,
+    role: &'static str,
+    kind: &'static str,
+    since: String,
+    until: String,
+    active: bool,
+}
+
+/// A consent as shown.
+#[derive(Debug)]
+struct ConsentRow {
+    id: String,
+    subject: &'static str,
+    given: bool,
+    means: &'static str,
+    by: String,
+    when: String,
+    withdrawn: Option<String>,
+}
+
+/// What the summary's forms held when one was refused (shown again, nothing changed).
+#[derive(Debug, Default)]
+struct Typed {
+    note: String,
+    member_email: String,
+    member_until: String,
+}
+
+/// What a summary shows besides the record: the NIR asked for, a notice, a refusal.
+#[derive(Debug, Default)]
+struct Shown {
+    nir: Option<String>,
+    notice: Option<&'static str>,
+    errors: Vec<String>,
+    typed: Typed,
+}
+
+impl Shown {
+    /// The summary again after a refused change.
+    fn refused(errors: Vec<String>, typed: Typed) -> Shown {
+        Shown {
+            errors,
+            typed,
+            ..Shown::default()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "patients_summary.html")]
+struct SummaryPage {
+    frame: Frame,
+    errors: Vec<String>,
+    notice: Option<&'static str>,
+    csrf: String,
+    id: String,
+    name: String,
+    emergency: bool,
+    ins: &'static str,
+    ins_class: &'static str,
+    relation: String,
+    /// (text key, value)
+    facts: Vec<(&'static str, String)>,
+    has_nir: bool,
+    nir: Option<String>,
+    may_reveal: bool,
+    may_edit: bool,
+    notes: Option<Vec<NoteRow>>,
+    may_write_note: bool,
+    team: Option<Vec<MemberRow>>,
+    may_manage_team: bool,
+    consents: Option<Vec<ConsentRow>>,
+    may_record_consent: bool,
+    subjects: Vec<(&'static str, &'static str)>,
+    means: Vec<(&'static str, &'static str)>,
+    typed: Typed,
+    today: String,
+}
+
+fn summary_page(
+    state: &WebState,
+    current: &Current,
+    lang: Lang,
+    s: Summary,
+    shown: Shown,
+) -> SummaryPage {
+    let now = state.app.clock.now();
+    let v = &s.identity;
+    let i = &v.identity;
+    let none = || "—".to_owned();
+    let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(none);
+    let facts = vec![
+        ("patients.field.birth_name", i.birth_name.clone()),
+        ("patients.field.used_name", or_dash(&i.used_name)),
+        ("patients.field.first_names", i.first_names.clone()),
+        (
+            "patients.field.used_first_name",
+            or_dash(&i.used_first_name),
+        ),
+        (
+            "patients.field.sex",
+            label(lang, i.sex.label_fr(), i.sex.label_en()).to_owned(),
+        ),
+        ("patients.field.birth_date", human_date(i.birth_date, lang)),
+        (
+            "patients.field.birth_place",
+            i.birth_place
+                .as_ref()
+                .map_or_else(none, |c| c.as_str().to_owned()),
+        ),
+        ("patients.field.phone", or_dash(&i.phone)),
+        ("patients.field.email", or_dash(&i.email)),
+        ("patients.field.address", or_dash(&i.address)),
+        (
+            "patients.field.referring_doctor",
+            or_dash(&i.referring_doctor),
+        ),
+    ];
+    let (ins, ins_class) = ins_label(v.ins_status, lang);
+    let relation = s
+        .relationships
+        .iter()
+        .map(|r| label(lang, r.label_fr(), r.label_en()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let emergency = s.relationships.iter().any(|r| r.as_str() == "emergency");
+    let notes = s.notes.as_ref().map(|notes| {
+        notes
+            .iter()
+            .map(|n| NoteRow {
+                author: n.author_name.clone(),
+                when: human_time(n.created_at, lang),
+                emergency: n.emergency,
+                text: n.text.clone(),
+            })
+            .collect()
+    });
+    let team = s.care_team.as_ref().map(|team| {
+        team.iter()
+            .map(|m| {
+                let r = m.kind.relationship();
+                MemberRow {
+                    id: m.id.to_string(),
+                    name: m.user_name.clone(),
+                    role: label(lang, m.role.label_fr(), m.role.label_en()),
+                    kind: label(lang, r.label_fr(), r.label_en()),
+                    since: human_time(m.since, lang),
+                    until: m
+                        .ended_at
+                        .or(m.until)
+                        .map_or_else(none, |u| human_time(u, lang)),
+                    active: m.is_active(now),
+                }
+            })
+            .collect()
+    });
+    let consents = s.consents.as_ref().map(|consents| {
+        consents
+            .iter()
+            .map(|c| ConsentRow {
+                id: c.id.to_string(),
+                subject: label(lang, c.subject.label_fr(), c.subject.label_en()),
+                given: c.given,
+                means: label(lang, c.means.label_fr(), c.means.label_en()),
+                by: c.recorded_by_name.clone(),
+                when: human_time(c.recorded_at, lang),
+                withdrawn: c.withdrawn_at.map(|w| human_time(w, lang)),
+            })
+            .collect()
+    });
+    let id = v.id.to_string();
+    SummaryPage {
+        frame: frame(lang, format!("/patients/{id}"), Some(current)),
+        errors: shown.errors,
+        notice: shown.notice,
+        csrf: current.csrf_token(),
+        name: i.display_name(),
+        emergency,
+        ins,
+        ins_class,
+        relation,
+        facts,
+        has_nir: v.has_nir,
+        nir: shown.nir,
+        may_reveal: s.abilities.reveal_nir,
+        may_edit: s.abilities.edit_identity,
+        notes,
+        may_write_note: s.abilities.write_note,
+        team,
+        may_manage_team: s.abilities.manage_team,
+        consents,
+        may_record_consent: s.abilities.record_consent,
+        subjects: ConsentSubject::ALL
+            .iter()
+            .map(|c| (c.as_str(), label(lang, c.label_fr(), c.label_en())))
+            .collect(),
+        means: ConsentMeans::ALL
+            .iter()
+            .map(|c| (c.as_str(), label(lang, c.label_fr(), c.label_en())))
+            .collect(),
+        typed: shown.typed,
+        today: iso_date(now.date()),
+        id,
+    }
+}
+
+/// The refusal page: nothing of the record; the emergency access form when the actor may open one.
+#[derive(Template)]
+#[template(path = "patients_denied.html")]
+struct DeniedPage {
+    frame: Frame,
+    errors: Vec<String>,
+    csrf: String,
+    id: String,
+    offer: bool,
+    reason: String,
+    duration: String,
+    message: &'static str,
+}
+
+/// "4 h" or "90 min".
+fn duration_text(d: time::Duration) -> String {
+    let minutes = d.whole_minutes();
+    if minutes >= 60 && minutes % 60 == 0 {
+        format!("{} h", minutes / 60)
+    } else {
+        format!("{minutes} min")
+    }
+}
+
+async fn denied(
+    state: &WebState,
+    current: &Current,
+    ctx: &RequestContext,
+    id: PatientId,
+    status: StatusCode,
+    errors: Vec<String>,
+    reason: String,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let offer = clinical::may_break_glass(&state.app, &current.actor(), ctx, id)
+        .await
+        .map_err(|e| page_error(&e, lang))?;
+    let p = DeniedPage {
+        frame: frame(lang, format!("/patients/{id}"), Some(current)),
+        errors,
+        csrf: current.csrf_token(),
+        id: id.to_string(),
+        offer,
+        reason,
+        duration: duration_text(state.app.settings.emergency_access),
+        message: ErrorCode::AccessDenied.message(lang),
+    };
+    Ok(render(status, &p))
+}
+
+/// The summary with `status`, or the refusal page (403) when the gate refuses.
+async fn show_summary(
+    state: &WebState,
+    current: &Current,
+    ctx: &RequestContext,
+    id: PatientId,
+    status: StatusCode,
+    shown: Shown,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    match clinical::summary(&state.app, &current.actor(), ctx, id).await {
+        Ok(s) => {
+            let p = summary_page(state, current, lang, s, shown);
+            Ok(render(status, &p))
+        }
+        Err(e) if e.code() == ErrorCode::AccessDenied => {
+            denied(
+                state,
+                current,
+                ctx,
+                id,
+                StatusCode::FORBIDDEN,
+                Vec::new(),
+                String::new(),
+            )
+            .await
+        }
+        Err(e) => Err(page_error(&e, lang)),
+    }
+}
+
+/// Query of the summary: which change was just made.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SummaryQuery {
+    done: Option<String>,
+}
+
+/// `GET /patients/{id}`.
+pub async fn show(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<SummaryQuery>,
+) -> Result<Response, PageError> {
+    let id = patient_id(&id, ctx.lang)?;
+    let notice = match q.done.as_deref() {
+        Some("registered") => Some("patients.done.registered"),
+        Some("identity") => Some("patients.done.identity"),
+        Some("note") => Some("patients.done.note"),
+        Some("consent") => Some("patients.done.consent"),
+        Some("consent_withdrawn") => Some("patients.done.consent_withdrawn"),
+        Some("member") => Some("patients.done.member"),
+        Some("member_ended") => Some("patients.done.member_ended"),
+        Some("emergency") => Some("patients.done.emergency"),
+        _ => None,
+    };
+    let shown = Shown {
+        notice,
+        ..Shown::default()
+    };
+    show_summary(&state, &current, &ctx, id, StatusCode::OK, shown).await
+}
+
+/// Back to the summary after a change, at the section changed.
+fn back_to(id: PatientId, done: &str, anchor: &str) -> Response {
+    Redirect::to(&format!("/patients/{id}?done={done}#{anchor}")).into_response()
+}
+
+/// A refusal of a change: the gate's 403 as an error page; anything else, the summary again with the
+/// message (nothing was changed).
+async fn change_refused(
+    state: &WebState,
+    current: &Current,
+    ctx: &RequestContext,
+    id: PatientId,
+    e: AppError,
+    typed: Typed,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    match e.code() {
+        ErrorCode::AccessDenied | ErrorCode::NotFound | ErrorCode::DataUnreadable => {
+            Err(page_error(&e, lang))
+        }
+        _ => {
+            let status = status_of(&e);
+            let errors = messages(&e, lang);
+            let shown = Shown::refused(errors, typed);
+            show_summary(state, current, ctx, id, status, shown).await
+        }
+    }
+}
+
+/// `POST /patients/{id}/nir`: the summary again, with the NIR shown (traced as its own access).
+pub async fn reveal_nir(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    let nir = records::reveal_nir(&state.app, &current.actor(), &ctx, id)
+        .await
+        .map_err(|e| page_error(&e, lang))?;
+    let t = T { lang };
+    let shown = Some(nir.map_or_else(|| t.s("patients.nir.none").to_owned(), |n| n.formatted()));
+    let shown = Shown {
+        nir: shown,
+        ..Shown::default()
+    };
+    show_summary(&state, &current, &ctx, id, StatusCode::OK, shown).await
+}
+
+/// The identity form prefilled from the record (the NIR stays out: empty keeps it).
+fn prefill(v: &records::IdentityView) -> IdentityFields {
+    let i = &v.identity;
+    let o = |s: &Option<String>| s.clone().unwrap_or_default();
+    IdentityFields {
+        csrf: String::new(),
+        birth_name: i.birth_name.clone(),
+        used_name: o(&i.used_name),
+        first_names: i.first_names.clone(),
+        used_first_name: o(&i.used_first_name),
+        sex: i.sex.as_str().to_owned(),
+        birth_date: iso_date(i.birth_date),
+        birth_place: i
+            .birth_place
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
+        nir: String::new(),
+        ins_status: v.ins_status.as_str().to_owned(),
+        phone: o(&i.phone),
+        email: o(&i.email),
+        address: o(&i.address),
+        referring_doctor: o(&i.referring_doctor),
+    }
+}
+
+/// `GET /patients/{id}/identity`: the correction form.
+pub async fn identity_form(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let id = patient_id(&id, lang)?;
+    let (view, _) = records::identity(&state.app, &current.actor(), &ctx, id)
+        .await
+        .map_err(|e| page_error(&e, lang))?;
+    let p = IdentityPage::new(
+        lang,
+        &current,
+        Some((id, view.has_nir)),
+        Vec::new(),
+        prefill(&view),
+        state.app.clock.now().date(),
+    );
+    Ok(render(StatusCode::OK, &p))
+}
+
+/// `POST /patients/{id}/identity`.
+pub async fn identity_submit(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    form: Result<Form<IdentityFields>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    let today = state.app.clock.now().date();
+    let actor = current.actor();
+    let input = match records::IdentityInput::parse(&form.raw(), today) {
+        Ok(input) => Ok(input),
+        Err(code) => Err((
+            status_for(code.class()),
+            vec![code.message(lang).to_owned()],
+        )),
+    };
+    let outcome = match input {
+        Ok(input) => records::update_identity(&state.app, &actor, &ctx, id, input)
+            .await
+            .map_err(|e| match e.code() {
+                ErrorCode::AccessDenied | ErrorCode::NotFound | ErrorCode::DataUnreadable => {
+                    Ok(page_error(&e, lang))
+                }
+                _ => Err((status_of(&e), messages(&e, lang))),
+            }),
+        Err(bad) => Err(Err(bad)),
+    };
+    match outcome {
+        Ok(()) => Ok(back_to(id, "identity", "identite")),
+        Err(Ok(page)) => Err(page),
+        Err(Err((status, errors))) => {
+            // Whether a NIR is recorded, for the hint (read under the same gate).
+            let (view, _) = records::identity(&state.app, &actor, &ctx, id)
+                .await
+                .map_err(|e| page_error(&e, lang))?;
+            let p = IdentityPage::new(
+                lang,
+                &current,
+                Some((id, view.has_nir)),
+                errors,
+                form,
+                today,
+            );
+            Ok(render(status, &p))
+        }
+    }
+}
+
+/// The note form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NoteForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    text: String,
+}
+
+/// `POST /patients/{id}/notes`.
+pub async fn add_note(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    form: Result<Form<NoteForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    match clinical::add_note(&state.app, &current.actor(), &ctx, id, &form.text).await {
+        Ok(_) => Ok(back_to(id, "note", "notes")),
+        Err(e) => {
+            let typed = Typed {
+                note: form.text,
+                ..Typed::default()
+            };
+            change_refused(&state, &current, &ctx, id, e, typed).await
+        }
+    }
+}
+
+/// The consent form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ConsentForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    subject: String,
+    /// `yes` (given) or `no` (refused).
+    decision: String,
+    means: String,
+}
+
+/// `POST /patients/{id}/consents`.
+pub async fn record_consent(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    form: Result<Form<ConsentForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    let given = match form.decision.as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    };
+    let (Some(subject), Some(given), Some(means)) = (
+        ConsentSubject::parse(&form.subject),
+        given,
+        ConsentMeans::parse(&form.means),
+    ) else {
+        let e = AppError::Refused(ErrorCode::FormInvalid);
+        return change_refused(&state, &current, &ctx, id, e, Typed::default()).await;
+    };
+    match clinical::record_consent(
+        &state.app,
+        &current.actor(),
+        &ctx,
+        id,
+        subject,
+        given,
+        means,
+    )
+    .await
+    {
+        Ok(_) => Ok(back_to(id, "consent", "consentements")),
+        Err(e) => change_refused(&state, &current, &ctx, id, e, Typed::default()).await,
+    }
+}
+
+/// `POST /patients/{id}/consents/{cid}/withdraw`.
+pub async fn withdraw_consent(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path((id, cid)): TwoIds,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    let cid: ConsentId = cid
+        .parse()
+        .map_err(|_| refused(ErrorCode::NotFound, lang))?;
+    match clinical::withdraw_consent(&state.app, &current.actor(), &ctx, id, cid).await {
+        Ok(_) => Ok(back_to(id, "consent_withdrawn", "consentements")),
+        Err(e) => change_refused(&state, &current, &ctx, id, e, Typed::default()).await,
+    }
+}
+
+/// The care team form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MemberForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    email: String,
+    /// `YYYY-MM-DD`, included; empty: until ended.
+    until: String,
+}
+
+/// `POST /patients/{id}/team`.
+pub async fn add_member(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    form: Result<Form<MemberForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    let typed = Typed {
+        member_email: form.email.clone(),
+        member_until: form.until.clone(),
+        ..Typed::default()
+    };
+    let Some(email) = Email::parse(&form.email) else {
+        let e = AppError::Refused(ErrorCode::EmailInvalid);
+        return change_refused(&state, &current, &ctx, id, e, typed).await;
+    };
+    let today = state.app.clock.now().date();
+    let until = match form.until.trim() {
+        "" => None,
+        raw => match records::parse_date(raw) {
+            Some(day) if day >= today => day.next_day().map(|d| d.midnight().assume_utc()),
+            _ => {
+                let t = T { lang };
+                let errors = vec![t.s("patients.team.until_invalid").to_owned()];
+                let shown = Shown::refused(errors, typed);
+                return show_summary(&state, &current, &ctx, id, StatusCode::BAD_REQUEST, shown)
+                    .await;
+            }
+        },
+    };
+    match care::add_member(&state.app, &current.actor(), &ctx, id, &email, until).await {
+        Ok(_) => Ok(back_to(id, "member", "equipe")),
+        Err(e) => change_refused(&state, &current, &ctx, id, e, typed).await,
+    }
+}
+
+/// `POST /patients/{id}/team/{rid}/end`.
+pub async fn end_member(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path((id, rid)): TwoIds,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    let rid: CareRelationshipId = rid
+        .parse()
+        .map_err(|_| refused(ErrorCode::NotFound, lang))?;
+    match care::end_member(&state.app, &current.actor(), &ctx, id, rid).await {
+        Ok(_) => Ok(back_to(id, "member_ended", "equipe")),
+        Err(e) => change_refused(&state, &current, &ctx, id, e, Typed::default()).await,
+    }
+}
+
+/// The emergency access form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmergencyForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    reason: String,
+}
+
+/// `POST /patients/{id}/emergency`: opens an emergency access (break-the-glass), then the record.
+pub async fn open_emergency(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    form: Result<Form<EmergencyForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    match care::open_emergency(&state.app, &current.actor(), &ctx, id, &form.reason).await {
+        Ok(_until) => Ok(back_to(id, "emergency", "contenu")),
+        Err(e) if e.code() == ErrorCode::EmergencyReasonRequired => {
+            let errors = messages(&e, lang);
+            denied(
+                &state,
+                &current,
+                &ctx,
+                id,
+                status_of(&e),
+                errors,
+                form.reason,
+            )
+            .await
+        }
+        Err(e) => Err(page_error(&e, lang)),
+    }
+}
