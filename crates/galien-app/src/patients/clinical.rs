@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::access::{Asking, permit};
 use super::records::{IdentityView, identity_with};
-use super::{data_key_of, open_text, place};
+use super::{open_text, place};
 use crate::{App, AppError, RequestContext};
 
 /// The longest clinical note accepted, in characters.
@@ -53,12 +53,15 @@ pub async fn add_note(
         id: id.to_string(),
     });
     let write = asking.permit(Action::RecordWrite, resource).await?;
-    // The data key comes with the identity row, read under the identity permit of the same actor.
-    let row = app
+    let wrapped = app
         .store
-        .patient(asking.permit(Action::IdentityRead, None).await?)
-        .await?;
-    let key = data_key_of(app, &row)?;
+        .data_key_for(&write)
+        .await?
+        .ok_or(AppError::Refused(ErrorCode::DataUnreadable))?;
+    let key = app
+        .health
+        .data_key(patient, &wrapped)
+        .map_err(|_| AppError::Refused(ErrorCode::DataUnreadable))?;
     let id_text = id.to_string();
     let body = key.seal(
         text.as_bytes(),
@@ -173,31 +176,22 @@ pub async fn summary(
     patient: PatientId,
 ) -> Result<Summary, AppError> {
     let asking = Asking::new(app, actor, ctx, Some(patient)).await?;
-    let identity = identity_with(app, &asking).await?;
+    let (identity, key) = identity_with(app, &asking).await?;
     let notes = if asking.allows(Action::RecordRead) {
         let rows = app
             .store
             .clinical_notes(asking.permit(Action::RecordRead, None).await?)
             .await?;
-        let key = app
-            .store
-            .patient(asking.permit(Action::IdentityRead, None).await?)
-            .await
-            .map_err(AppError::from)
-            .and_then(|p| data_key_of(app, &p));
         let mut out = Vec::with_capacity(rows.len());
-        if !rows.is_empty() {
-            let key = key?;
-            for n in rows {
-                let id = n.id.to_string();
-                out.push(NoteView {
-                    text: open_text(&key, &n.body, &place("clinical_notes", &id, "body"))?,
-                    id: n.id,
-                    author_name: n.author_name,
-                    created_at: n.created_at,
-                    emergency: n.emergency,
-                });
-            }
+        for n in rows {
+            let id = n.id.to_string();
+            out.push(NoteView {
+                text: open_text(&key, &n.body, &place("clinical_notes", &id, "body"))?,
+                id: n.id,
+                author_name: n.author_name,
+                created_at: n.created_at,
+                emergency: n.emergency,
+            });
         }
         Some(out)
     } else {

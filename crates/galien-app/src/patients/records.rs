@@ -307,24 +307,29 @@ pub struct IdentityView {
     pub created_at: OffsetDateTime,
 }
 
-/// The patient's identity, under a `patient.identity.read` permit.
+/// The patient's identity, under a `patient.identity.read` permit, with the data key that opens the
+/// rest of the record (so a page reads the row once, with one trace).
 pub(crate) async fn identity_with(
     app: &App,
     asking: &Asking<'_>,
-) -> Result<IdentityView, AppError> {
+) -> Result<(IdentityView, DataKey), AppError> {
     let p = app
         .store
         .patient(asking.permit(Action::IdentityRead, None).await?)
         .await?;
-    let identity = open_identity(&data_key_of(app, &p)?, &p)?;
-    Ok(IdentityView {
-        id: p.id,
-        identity,
-        ins_status: p.ins_status,
-        has_nir: p.has_nir,
-        has_account: p.user.is_some(),
-        created_at: p.created_at,
-    })
+    let key = data_key_of(app, &p)?;
+    let identity = open_identity(&key, &p)?;
+    Ok((
+        IdentityView {
+            id: p.id,
+            identity,
+            ins_status: p.ins_status,
+            has_nir: p.has_nir,
+            has_account: p.user.is_some(),
+            created_at: p.created_at,
+        },
+        key,
+    ))
 }
 
 /// The patient's identity.
@@ -335,7 +340,7 @@ pub async fn identity(
     patient: PatientId,
 ) -> Result<(IdentityView, Relationships), AppError> {
     let asking = Asking::new(app, actor, ctx, Some(patient)).await?;
-    let view = identity_with(app, &asking).await?;
+    let (view, _) = identity_with(app, &asking).await?;
     Ok((view, asking.relationships().clone()))
 }
 

@@ -105,3 +105,35 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// The wrapped data key of the permit's patient, so the holder of a write permit can seal what it
+    /// writes. Borrowing the permit writes no trace: the write that consumes the permit does. A key
+    /// alone opens nothing without the sealed values, which only permits reach.
+    pub async fn data_key_for(
+        &self,
+        permit: &galien_access::Permit,
+    ) -> Result<Option<WrappedDataKey>, StoreError> {
+        let id = super::require(
+            permit,
+            &[
+                galien_access::Action::RecordWrite,
+                galien_access::Action::IdentityWrite,
+                galien_access::Action::ObservationWrite,
+            ],
+        )?;
+        read_only!(self, |conn| {
+            let row = sqlx::query("SELECT kek, wrapped FROM patient_keys WHERE patient_id = $1")
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *conn)
+                .await?;
+            row.map(|r| {
+                Ok(WrappedDataKey {
+                    kek: u32::try_from(r.int(0)?).map_err(|_| corrupt("kek"))?,
+                    bytes: r.bytes(1)?,
+                })
+            })
+            .transpose()
+        })
+    }
+}
