@@ -7,6 +7,7 @@ pub mod context;
 pub mod error;
 pub mod identity;
 pub mod keys;
+pub mod notify;
 pub mod patients;
 pub mod trace;
 
@@ -116,4 +117,6 @@ pub struct App {
     pub gate: Arc<galien_access::Gate>,
     /// Keys of health data (key ring, blind indexes).
     pub health: Arc<patients::HealthKeys>,
+    /// Mail through SMTP, when configured.
+    pub mailer: Option<Arc<notify::Mailer>>,
 }

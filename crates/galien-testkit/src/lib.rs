@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod oidc;
 pub mod people;
+pub mod smtp;
 
 use galien::config::{self, Flags, ValidConfig};
 use galien::{Capabilities, Server};

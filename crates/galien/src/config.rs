@@ -37,6 +37,8 @@ pub struct Config {
     pub access: AccessConfig,
     /// Anomaly rules (TRACE-5).
     pub anomaly: AnomalyConfig,
+    /// Outgoing mail.
+    pub smtp: SmtpConfig,
     /// Sessions and sign-in protection.
     pub auth: AuthConfig,
     /// Sign-in through an OpenID Connect provider (Pro Santé Connect style).
@@ -136,6 +138,7 @@ impl Default for Config {
             enrolment: EnrolmentConfig::default(),
             access: AccessConfig::default(),
             anomaly: AnomalyConfig::default(),
+            smtp: SmtpConfig::default(),
             auth: AuthConfig::default(),
             oidc: OidcConfig::default(),
             audit: AuditConfig::default(),
@@ -299,6 +302,37 @@ impl Default for AccessConfig {
     }
 }
 
+/// `[smtp]`: outgoing mail (notifications carry no health data, only a link).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// The relay's host name; unset: no mail is sent.
+    pub host: Option<String>,
+    /// Its port (587 for STARTTLS, 465 for TLS).
+    pub port: u16,
+    /// `starttls`, `tls`, or `none` (only for a relay on this machine).
+    pub security: String,
+    /// Login at the relay.
+    pub username: Option<String>,
+    /// Password at the relay.
+    pub password: Option<Secret>,
+    /// The sender address.
+    pub from: Option<String>,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: None,
+            port: 587,
+            security: "starttls".to_owned(),
+            username: None,
+            password: None,
+            from: None,
+        }
+    }
+}
+
 /// `[anomaly]`: thresholds of the anomaly rules that open security incidents (TRACE-5).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -399,6 +433,12 @@ pub const KEYS: &[&str] = &[
     "auth.failure_delay_ms",
     "auth.argon2_memory_kib",
     "auth.argon2_iterations",
+    "smtp.host",
+    "smtp.port",
+    "smtp.security",
+    "smtp.username",
+    "smtp.password",
+    "smtp.from",
     "oidc.issuer",
     "oidc.client_id",
     "oidc.client_secret",
@@ -661,6 +701,17 @@ fn fix_for(key: &str) -> String {
         "tls.client_crl" => {
             "give a CRL file (PEM or DER) of that authority, with tls.client_ca".into()
         }
+        "smtp.host" | "smtp.from" => {
+            "give the relay's host name and the sender address (both, or neither)".into()
+        }
+        "smtp.port" => "give a port between 1 and 65535 (587 for STARTTLS, 465 for TLS)".into(),
+        "smtp.security" => {
+            "give starttls, tls, or none (none only for a relay on 127.0.0.1, ::1 or localhost)"
+                .into()
+        }
+        "smtp.username" | "smtp.password" => {
+            "give both the SMTP username and password, or neither".into()
+        }
         "oidc.issuer" => {
             "give the provider's issuer URL (https://…), with oidc.client_id and oidc.client_secret"
                 .into()
@@ -777,6 +828,40 @@ impl Config {
             30,
             36_500,
         )?;
+        if let Some(host) = &self.smtp.host {
+            let Some(from) = &self.smtp.from else {
+                return Err(err("smtp.from", "is required with smtp.host".into()));
+            };
+            if galien_core::identity::Email::parse(from).is_none() {
+                return Err(err(
+                    "smtp.from",
+                    format!("{from:?} is not an e-mail address"),
+                ));
+            }
+            if host.trim().is_empty() || host.contains(char::is_whitespace) {
+                return Err(err("smtp.host", format!("{host:?} is not a host name")));
+            }
+            match self.smtp.security.as_str() {
+                "starttls" | "tls" => {}
+                "none" if ["127.0.0.1", "::1", "localhost"].contains(&host.as_str()) => {}
+                "none" => {
+                    return Err(err(
+                        "smtp.security",
+                        format!("none is refused for {host}: mail would travel in clear"),
+                    ));
+                }
+                other => return Err(err("smtp.security", format!("{other:?} is not known"))),
+            }
+            if self.smtp.port == 0 {
+                return Err(err("smtp.port", "0 is not a port".into()));
+            }
+            if self.smtp.username.is_some() != self.smtp.password.is_some() {
+                return Err(err(
+                    "smtp.username",
+                    "needs smtp.password (and the reverse)".into(),
+                ));
+            }
+        }
         let a = &self.anomaly;
         in_range("anomaly.scan_interval_secs", a.scan_interval_secs, 5, 3600)?;
         in_range(
@@ -930,6 +1015,23 @@ impl ValidConfig {
         })
     }
 
+    /// Outgoing mail settings, when `smtp.host` is set.
+    pub fn smtp_settings(&self) -> Option<galien_app::notify::SmtpSettings> {
+        let s = &self.config.smtp;
+        Some(galien_app::notify::SmtpSettings {
+            host: s.host.clone()?,
+            port: s.port,
+            security: match s.security.as_str() {
+                "tls" => galien_app::notify::SmtpSecurity::Tls,
+                "none" => galien_app::notify::SmtpSecurity::None,
+                _ => galien_app::notify::SmtpSecurity::StartTls,
+            },
+            username: s.username.clone(),
+            password: s.password.as_ref().map(|p| p.expose().to_owned()),
+            from: galien_core::identity::Email::parse(s.from.as_deref()?)?,
+        })
+    }
+
     /// Session and sign-in settings for the use cases.
     pub fn auth_settings(&self) -> galien_app::AuthSettings {
         let a = &self.config.auth;
@@ -1013,6 +1115,10 @@ mod tests {
             "oidc.issuer",
             "oidc.client_id",
             "oidc.client_secret",
+            "smtp.host",
+            "smtp.username",
+            "smtp.password",
+            "smtp.from",
             "siem.address",
             "siem.ca",
             "siem.hostname",

@@ -76,6 +76,9 @@ pub enum StartError {
         "access policies: {0}; fix the files or remove the policies directory to use the built-in ones"
     )]
     Policies(#[from] galien_access::PolicyError),
+    /// The SMTP relay settings.
+    #[error("smtp: {0}")]
+    Smtp(String),
     /// The health-data key ring.
     #[error("health-data keys: {0}")]
     HealthKeys(String),
@@ -105,6 +108,11 @@ pub fn make_app(
         caps.entropy.as_ref(),
     )
     .map_err(|e| StartError::HealthKeys(e.to_string()))?;
+    let mailer = config
+        .smtp_settings()
+        .map(|s| galien_app::notify::Mailer::new(&s).map(Arc::new))
+        .transpose()
+        .map_err(StartError::Smtp)?;
     let keys = galien_app::keys::AppKeys::derive(master);
     let params = galien_crypto::password::HashParams {
         memory_kib: config.config.auth.argon2_memory_kib,
@@ -134,6 +142,7 @@ pub fn make_app(
         oidc: Arc::default(),
         gate: Arc::new(gate),
         health: Arc::new(health),
+        mailer,
     })
 }
 

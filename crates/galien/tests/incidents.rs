@@ -19,7 +19,7 @@ use galien_store::{Backend, IncidentStatus, Severity};
 use time::Duration;
 
 mod common;
-use common::{T0, World, ctx, world};
+use common::{T0, World, ctx, world, world_with};
 
 async fn rules_fired(w: &World) -> Vec<(String, String)> {
     anomaly::scan(&w.app, 1000).await.unwrap();
@@ -282,5 +282,56 @@ async fn trace6_the_dpo_qualifies_a_breach_with_the_72_hour_deadline() {
         }
     }
     assert!(!found, "incident facts in clear on disk");
+    w.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace5_the_dpos_are_mailed_when_a_rule_opens_an_incident_without_any_detail() {
+    let sink = galien_testkit::smtp::SmtpSink::start();
+    let w = world_with(
+        Backend::Sqlite,
+        vec![
+            ("smtp.host", toml::Value::String("127.0.0.1".into())),
+            ("smtp.port", toml::Value::Integer(i64::from(sink.port))),
+            ("smtp.security", toml::Value::String("none".into())),
+            ("smtp.from", toml::Value::String("galien@chu.test".into())),
+            ("anomaly.failed_logins", toml::Value::Integer(3)),
+        ],
+    )
+    .await;
+    let _dpo = w.person("dpo@chu.test", Role::Dpo).await;
+    let _other_dpo = w.person("dpo2@chu.test", Role::Dpo).await;
+    for _ in 0..3 {
+        let e = failed_login(&w, "acc-9", "203.0.113.77", 1);
+        w.app.store.append_audit(&e).await.unwrap();
+    }
+    anomaly::scan(&w.app, 1000).await.unwrap();
+    // Two incidents (the account, the address), each mailed to both DPOs.
+    let mails: Vec<String> = sink
+        .wait_for(4, 10)
+        .await
+        .into_iter()
+        .map(|m| m.replace("=\n", ""))
+        .collect();
+    assert_eq!(mails.len(), 4, "{mails:?}");
+    let to: Vec<&str> = mails
+        .iter()
+        .filter_map(|m| m.lines().find_map(|l| l.strip_prefix("X-Envelope-To: ")))
+        .collect();
+    assert!(
+        to.contains(&"dpo@chu.test") && to.contains(&"dpo2@chu.test"),
+        "{to:?}"
+    );
+    let mail = &mails[0];
+    assert!(mail.contains("failed_logins"), "{mail}");
+    assert!(
+        mail.contains(&format!("{}/dpo/incidents/", w.server.base_url)),
+        "{mail}"
+    );
+    // The finding (account, address) stays in Galien.
+    assert!(
+        !mail.contains("203.0.113.77") && !mail.contains("acc-9"),
+        "{mail}"
+    );
     w.server.stop().await;
 }

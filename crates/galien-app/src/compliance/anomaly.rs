@@ -286,7 +286,7 @@ pub async fn raise(app: &App, f: &Finding, at: OffsetDateTime) -> Result<bool, A
         source: Source::default(),
         reason: Some(format!("ANOMALY:{}", f.rule)),
     };
-    Ok(app
+    let opened = app
         .store
         .open_incident(
             NewIncident {
@@ -302,7 +302,24 @@ pub async fn raise(app: &App, f: &Finding, at: OffsetDateTime) -> Result<bool, A
             Some(at - f.window),
             trace,
         )
-        .await?)
+        .await?;
+    if opened {
+        // The DPO is told in the application (open incidents in the header) and by mail. The mail
+        // names no person and no data: the finding stays in Galien.
+        let link = format!("{}/dpo/incidents/{id}", app.settings.public_url);
+        crate::notify::mail_dpos(
+            app,
+            "Galien : incident de sécurité à examiner / security incident to review",
+            &format!(
+                "Une règle de détection d'anomalie a ouvert un incident de sécurité ({}).\n\
+                 Examinez-le dans Galien : {link}\n\n\
+                 An anomaly rule opened a security incident ({}). Review it in Galien: {link}\n",
+                f.rule, f.rule
+            ),
+        )
+        .await;
+    }
+    Ok(opened)
 }
 
 /// Reads the audit trail from the scan cursor (at most `max_events`), runs the rules, opens the

@@ -27,20 +27,28 @@ pub struct World {
 }
 
 pub async fn world(backend: Backend) -> World {
+    world_with(backend, Vec::new()).await
+}
+
+/// A world whose node and `App` both run with these extra settings.
+pub async fn world_with(backend: Backend, settings: Vec<(&'static str, toml::Value)>) -> World {
     let clock = Arc::new(ManualClock::new(T0));
     let server = TestServer::start_with(
         backend,
         Options {
             clock: Some(clock.clone()),
+            settings: settings.clone(),
             ..Options::default()
         },
     )
     .await;
-    let config = valid_config(&Flags(vec![(
+    let mut flags = vec![(
         "--data-dir",
         "data_dir",
         toml::Value::String(server.data_dir.display().to_string()),
-    )]));
+    )];
+    flags.extend(settings.into_iter().map(|(k, v)| ("--test-setting", k, v)));
+    let config = valid_config(&Flags(flags));
     let master =
         galien_crypto::keyfile::load(&server.data_dir.join("keys").join("master.key")).unwrap();
     let caps = Capabilities {
