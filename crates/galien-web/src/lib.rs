@@ -17,6 +17,7 @@ pub mod observe;
 pub mod pages;
 pub mod texts;
 pub mod texts_dpo;
+pub mod texts_incidents;
 pub mod texts_lead;
 pub mod texts_patients;
 
@@ -117,6 +118,8 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
         .merge(pages::dpo::routes())
         .merge(pages::patients::routes())
         .merge(pages::emergency_review::routes())
+        .merge(pages::incidents::routes())
+        .merge(pages::my_record::routes())
         .route_layer(axum::middleware::from_fn(observe::record_route))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)

@@ -353,8 +353,14 @@ pub async fn show(
         .collect();
     export_raw.push(("format".to_owned(), "fhir".to_owned()));
     let selected = search.filter.action;
+    let page_frame = super::with_open_incidents(
+        frame(lang, "/dpo/audit", Some(&current)),
+        &state.app,
+        &current,
+    )
+    .await;
     let p = AuditPage {
-        frame: frame(lang, "/dpo/audit", Some(&current)),
+        frame: page_frame,
         errors,
         actions: AuditAction::ALL
             .iter()

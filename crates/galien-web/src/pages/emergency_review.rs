@@ -104,8 +104,14 @@ async fn page(
     // Oldest pending first (the longest waiting); most recent review first.
     pending.sort_by_key(|r| r.opened_at);
     reviewed.sort_by_key(|r| std::cmp::Reverse(r.reviewed_at));
+    let page_frame = super::with_open_incidents(
+        frame(lang, "/dpo/emergency", Some(current)),
+        &state.app,
+        current,
+    )
+    .await;
     let p = ReviewPage {
-        frame: frame(lang, "/dpo/emergency", Some(current)),
+        frame: page_frame,
         errors: shown.errors,
         notice: shown.notice,
         csrf: current.csrf_token(),

@@ -137,8 +137,12 @@ pub async fn show(
             code: e.code(),
             lang,
         })?;
+    let mut page_frame = frame(lang, "/", current.as_ref());
+    if let Some(c) = current.as_ref() {
+        page_frame = super::with_open_incidents(page_frame, &state.app, c).await;
+    }
     Ok(HomePage {
-        frame: frame(lang, "/", current.as_ref()),
+        frame: page_frame,
         t: match lang {
             Lang::Fr => &FR,
             Lang::En => &EN,

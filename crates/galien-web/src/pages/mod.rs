@@ -7,8 +7,10 @@ pub mod dpo;
 pub mod emergency_review;
 pub mod enrol;
 pub mod home;
+pub mod incidents;
 pub mod login;
 pub mod machines;
+pub mod my_record;
 pub mod oidc;
 pub mod patients;
 pub mod webauthn;
@@ -51,6 +53,11 @@ pub struct Nav {
     pub is_dpo: bool,
     /// Shows the patients link (the roles that care for or register patients).
     pub sees_patients: bool,
+    /// Shows the "Mon dossier" link (a patient's own record and its access log, TRACE-4).
+    pub is_patient: bool,
+    /// For the DPO: open incidents, as a badge on the "Incidents" link (TRACE-6). Counted only
+    /// where [`with_open_incidents`] is called, not on every page.
+    pub open_incidents: Option<u64>,
     /// Two factors done.
     pub strong: bool,
 }
@@ -67,10 +74,30 @@ pub fn frame(lang: Lang, here: impl Into<String>, current: Option<&Current>) -> 
             is_admin: c.user.role == galien_core::identity::Role::Administrateur,
             is_dpo: c.user.role == galien_core::identity::Role::Dpo,
             sees_patients: sees_patients(c.user.role),
+            is_patient: c.user.role == galien_core::identity::Role::Patient,
+            open_incidents: None,
             strong: c.is_strong(),
         }),
         t: T { lang },
     }
+}
+
+/// The frame with the DPO's count of open incidents filled in (the badge of the "Incidents" link):
+/// one query, so it is meant for the DPO's pages and the home page only (today the incident pages
+/// call it). Nothing for anyone else, and nothing (no badge) if the count cannot be read.
+pub async fn with_open_incidents(
+    mut frame: Frame,
+    app: &galien_app::App,
+    current: &Current,
+) -> Frame {
+    if current.user.role != galien_core::identity::Role::Dpo || !current.is_strong() {
+        return frame;
+    }
+    let count = galien_app::compliance::incidents::open_count(app, &current.actor()).await;
+    if let (Some(nav), Ok(n)) = (frame.nav.as_mut(), count) {
+        nav.open_incidents = Some(n);
+    }
+    frame
 }
 
 /// Whether `role` works with patients' records (care, regulation, secretariat): the "Patients" link.

@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use galien_app::identity::session::Current;
 use galien_app::patients::clinical::{self, Summary};
-use galien_app::patients::{care, records};
+use galien_app::patients::{access_log, care, records};
 use galien_app::{AppError, RequestContext};
 use galien_core::identity::Email;
 use galien_core::ids::{CareRelationshipId, ConsentId, PatientId};
@@ -67,6 +67,7 @@ struct Typed {
     note: String,
     member_email: String,
     member_until: String,
+    account_email: String,
 }
 
 /// What a summary shows besides the record: the NIR asked for, a notice, a refusal.
@@ -353,6 +354,7 @@ pub async fn show(
         Some("member") => Some("patients.done.member"),
         Some("member_ended") => Some("patients.done.member_ended"),
         Some("emergency") => Some("patients.done.emergency"),
+        Some("account") => Some("patients.done.account"),
         _ => None,
     };
     let shown = Shown {
@@ -726,5 +728,40 @@ pub async fn open_emergency(
             .await
         }
         Err(e) => Err(page_error(&e, lang)),
+    }
+}
+
+/// The form linking the patient's own account to the record.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AccountForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    account_email: String,
+}
+
+/// `POST /patients/{id}/account`: links the patient's own account (role patient) to the record, so
+/// they read it as themselves and see who accessed it (TRACE-4). Routed by `my_record::routes`.
+pub async fn link_account(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    form: Result<Form<AccountForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    let typed = Typed {
+        account_email: form.account_email.clone(),
+        ..Typed::default()
+    };
+    let Some(email) = Email::parse(&form.account_email) else {
+        let e = AppError::Refused(ErrorCode::EmailInvalid);
+        return change_refused(&state, &current, &ctx, id, e, typed).await;
+    };
+    match access_log::link_account(&state.app, &current.actor(), &ctx, id, &email).await {
+        Ok(_) => Ok(back_to(id, "account", "compte")),
+        Err(e) => change_refused(&state, &current, &ctx, id, e, typed).await,
     }
 }
