@@ -9,6 +9,7 @@ pub mod identity;
 pub mod keys;
 pub mod notify;
 pub mod patients;
+pub mod telemonitoring;
 pub mod trace;
 
 pub use context::RequestContext;

@@ -258,6 +258,30 @@ error_codes! {
     NotAPatientAccount = "PAT-ACCOUNT-INVALID", BadInput,
         fr: "Ce compte n'est pas un compte patient actif, ou il est déjà associé à un autre dossier.",
         en: "This account is not an active patient account, or it is already linked to another record.";
+    /// A measurement that is not a valid FHIR Observation for Galien.
+    ObservationInvalid = "OBS-INVALID", BadInput,
+        fr: "La mesure n'est pas une Observation FHIR valide : statut, code LOINC, patient, date et valeur numérique sont obligatoires.",
+        en: "The measurement is not a valid FHIR Observation: status, LOINC code, patient, time and a numeric value are required.";
+    /// A LOINC code Galien does not monitor.
+    ObservationCodeUnknown = "OBS-CODE-UNKNOWN", BadInput,
+        fr: "Ce code LOINC n'est pas une mesure suivie en télésurveillance.",
+        en: "This LOINC code is not a monitored measurement.";
+    /// A unit not accepted for the measure.
+    ObservationUnitInvalid = "OBS-UNIT-INVALID", BadInput,
+        fr: "Cette unité n'est pas acceptée pour cette mesure (unités UCUM).",
+        en: "This unit is not accepted for this measurement (UCUM units).";
+    /// A value no living person can have.
+    ObservationImplausible = "OBS-IMPLAUSIBLE", BadInput,
+        fr: "Cette valeur est hors de toute plage plausible : vérifiez la saisie ou l'appareil.",
+        en: "This value is outside any plausible range: check the entry or the device.";
+    /// A measurement dated in the future.
+    ObservationInFuture = "OBS-IN-FUTURE", BadInput,
+        fr: "La date de la mesure est dans le futur : vérifiez l'horloge de l'appareil.",
+        en: "The measurement is dated in the future: check the device's clock.";
+    /// The patient is already enrolled in this programme.
+    AlreadyEnrolled = "MON-ALREADY-ENROLLED", Conflict,
+        fr: "Ce patient est déjà inscrit dans ce programme de télésurveillance.",
+        en: "This patient is already enrolled in this telemonitoring programme.";
     /// Data sealed with a destroyed or unknown key.
     DataUnreadable = "DATA-UNREADABLE", Gone,
         fr: "Ces données ne sont plus lisibles : leur clé a été détruite (fin de conservation) ou est introuvable.",

@@ -10,6 +10,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod lang;
+pub mod measure;
 pub mod nir;
 pub mod patient;
 

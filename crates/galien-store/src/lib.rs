@@ -14,6 +14,7 @@ mod migrate;
 mod patients;
 mod postgres;
 mod sqlite;
+mod telemonitoring;
 pub mod testing;
 mod tokens;
 mod url;
@@ -38,6 +39,9 @@ pub use incidents::{Incident, IncidentStatus, IncidentUpdate, NewIncident, Sever
 pub use patients::{
     CareKind, CareRelationship, Consent, EmergencyAccess, NewCareRelationship, NewConsent,
     NewEmergencyAccess, NewNote, NewPatient, Note, PatientUpdate, SealedPatient, WrappedDataKey,
+};
+pub use telemonitoring::{
+    Alert, Enrolment, NewAlert, NewEnrolment, NewObservation, StoredObservation,
 };
 pub use tokens::{EnrolmentToken, NewEnrolmentToken, TokenPurpose};
 pub use url::{DatabaseUrl, DatabaseUrlError};

@@ -52,6 +52,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "incidents",
         sql: include_str!("../migrations/sqlite/0006_incidents.sql"),
     },
+    Migration {
+        version: 7,
+        name: "telemonitoring",
+        sql: include_str!("../migrations/sqlite/0007_telemonitoring.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -84,6 +89,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 6,
         name: "incidents",
         sql: include_str!("../migrations/postgres/0006_incidents.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "telemonitoring",
+        sql: include_str!("../migrations/postgres/0007_telemonitoring.sql"),
     },
 ];
 

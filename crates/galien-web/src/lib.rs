@@ -112,6 +112,7 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/assets/{*file}", get(assets::serve))
+        .merge(api::fhir_observations::routes())
         .merge(pages::certificate::routes())
         .merge(pages::oidc::routes())
         .merge(pages::webauthn::routes())

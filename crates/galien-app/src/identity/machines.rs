@@ -61,7 +61,8 @@ fn require_admin(current: &Current) -> Result<(), AppError> {
     Ok(())
 }
 
-fn hash_secret(app: &App, secret: &SecretToken) -> Result<String, AppError> {
+/// The PHC hash under which a client secret is stored.
+pub fn hash_secret(app: &App, secret: &SecretToken) -> Result<String, AppError> {
     // A 256-bit random secret passes any policy; it is hashed like a password all the same, so a
     // database leak gives nothing usable.
     let password = Password::parse(secret.expose(), &PasswordContext::default()).map_err(|_| {

@@ -65,6 +65,7 @@ macro_rules! traced_tx {
         }
     }};
 }
+pub(crate) use care::insert_relationship;
 pub(crate) use traced_tx;
 
 /// Runs a read-only `$body` on the backend's read pool (metadata only: relationships, key rows).

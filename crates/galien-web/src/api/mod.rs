@@ -1,6 +1,7 @@
 //! The native JSON API. Machines authenticate with a bearer token from `POST /api/v1/token`
 //! (OAuth 2.0 client credentials, AUTH-9); errors are JSON with a stable code.
 
+pub mod fhir_observations;
 pub mod token;
 
 use crate::WebState;

@@ -1,0 +1,423 @@
+//! Telemonitoring persistence (ACT-3): enrolments, devices enrolled for a patient, measurements
+//! (values sealed by the application with the patient's data key; a duplicate — same patient,
+//! source, measure and time — is stored once), alerts.
+
+use galien_access::{Action, Permit, Relationship, Relationships};
+use galien_core::ids::{PatientId, UserId};
+use galien_core::measure::Measure;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::identity::{Cols, corrupt};
+use crate::incidents::Severity;
+use crate::patients::{NewCareRelationship, insert_relationship, read_only, require, traced_tx};
+use crate::tokens::to_micros;
+use crate::{Store, StoreError};
+
+/// An enrolment to record.
+#[derive(Debug, Clone)]
+pub struct NewEnrolment {
+    /// Its id.
+    pub id: Uuid,
+    /// The patient.
+    pub patient: PatientId,
+    /// The programme (template name).
+    pub programme: String,
+    /// Thresholds in force, JSON.
+    pub thresholds: String,
+    /// Reading hours, e.g. `8-18`.
+    pub reading_hours: String,
+    /// The enrolling médecin.
+    pub enrolled_by: UserId,
+    /// From when.
+    pub since: OffsetDateTime,
+}
+
+/// A stored enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    /// Its id.
+    pub id: Uuid,
+    /// The patient.
+    pub patient: PatientId,
+    /// The programme.
+    pub programme: String,
+    /// Thresholds, JSON.
+    pub thresholds: String,
+    /// Reading hours.
+    pub reading_hours: String,
+    /// By whom.
+    pub enrolled_by: UserId,
+    /// Since.
+    pub since: OffsetDateTime,
+}
+
+/// A measurement to store.
+#[derive(Debug, Clone)]
+pub struct NewObservation {
+    /// Its id.
+    pub id: Uuid,
+    /// What.
+    pub measure: Measure,
+    /// When it was measured.
+    pub effective_at: OffsetDateTime,
+    /// `device:<client>` or `patient`.
+    pub source: String,
+    /// The sealed value.
+    pub value: Vec<u8>,
+    /// When Galien received it.
+    pub received_at: OffsetDateTime,
+}
+
+/// A stored measurement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObservation {
+    /// Its id.
+    pub id: Uuid,
+    /// The patient.
+    pub patient: PatientId,
+    /// What.
+    pub measure: Measure,
+    /// When.
+    pub effective_at: OffsetDateTime,
+    /// Source.
+    pub source: String,
+    /// Sealed value.
+    pub value: Vec<u8>,
+}
+
+/// An alert to open (kept only if its observation was new).
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    /// Its id.
+    pub id: Uuid,
+    /// The patient.
+    pub patient: PatientId,
+    /// The enrolment.
+    pub enrolment: Uuid,
+    /// The measurement that fired it.
+    pub observation: Option<Uuid>,
+    /// The rule (`threshold_high`, `threshold_low`…).
+    pub rule: String,
+    /// The measure.
+    pub measure: Option<Measure>,
+    /// How urgent.
+    pub severity: Severity,
+    /// When.
+    pub opened_at: OffsetDateTime,
+    /// Raised outside the reading hours.
+    pub outside_hours: bool,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// Its id.
+    pub id: Uuid,
+    /// The patient.
+    pub patient: PatientId,
+    /// The rule.
+    pub rule: String,
+    /// The measure.
+    pub measure: Option<Measure>,
+    /// How urgent.
+    pub severity: Severity,
+    /// When.
+    pub opened_at: OffsetDateTime,
+    /// Outside reading hours.
+    pub outside_hours: bool,
+    /// `open`, `acknowledged` or `closed`.
+    pub status: String,
+}
+
+const ENROLMENT: &str = "SELECT id, patient_id, programme, thresholds, reading_hours, enrolled_by, \
+     since FROM monitoring_enrolments WHERE patient_id = $1 AND ended_at IS NULL \
+     ORDER BY since DESC LIMIT 1";
+
+fn enrolment_from_row<R: Cols>(r: &R) -> Result<Enrolment, StoreError> {
+    Ok(Enrolment {
+        id: r.uuid(0)?,
+        patient: PatientId::from_uuid(r.uuid(1)?),
+        programme: r.text(2)?,
+        thresholds: r.text(3)?,
+        reading_hours: r.text(4)?,
+        enrolled_by: UserId::from_uuid(r.uuid(5)?),
+        since: r.time(6)?,
+    })
+}
+
+impl Store {
+    /// Enrols the permit's patient in a programme (under a `record.write` permit) and gives each
+    /// named professional a monitoring relationship. One active enrolment per programme.
+    pub async fn enrol_monitoring(
+        &self,
+        permit: Permit,
+        e: NewEnrolment,
+        monitors: Vec<NewCareRelationship>,
+    ) -> Result<(), StoreError> {
+        let id = require(&permit, &[Action::RecordWrite])?;
+        if e.patient != id || monitors.iter().any(|m| m.patient != id) {
+            return Err(StoreError::Permit(
+                "the permit is for another patient".into(),
+            ));
+        }
+        let since = to_micros(e.since)?;
+        traced_tx!(self, vec![permit.trace().clone()], |conn| {
+            sqlx::query(
+                "INSERT INTO monitoring_enrolments (id, patient_id, programme, thresholds, \
+                 reading_hours, enrolled_by, since) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(e.id)
+            .bind(e.patient.as_uuid())
+            .bind(e.programme.clone())
+            .bind(e.thresholds.clone())
+            .bind(e.reading_hours.clone())
+            .bind(e.enrolled_by.as_uuid())
+            .bind(since)
+            .execute(&mut *conn)
+            .await
+            .map_err(|err| {
+                crate::identity::unique_violation(
+                    err,
+                    &[(
+                        "monitoring_enrolments_active",
+                        "monitoring_enrolments.patient_id, monitoring_enrolments.programme",
+                    )],
+                )
+            })?;
+            for m in &monitors {
+                insert_relationship!(conn, m);
+            }
+            Ok::<(), StoreError>(())
+        })
+    }
+
+    /// The patient's current enrolment (the newest active one).
+    pub async fn monitoring_enrolment(
+        &self,
+        patient: PatientId,
+    ) -> Result<Option<Enrolment>, StoreError> {
+        read_only!(self, |conn| {
+            let row = sqlx::query(ENROLMENT)
+                .bind(patient.as_uuid())
+                .fetch_optional(&mut *conn)
+                .await?;
+            row.as_ref().map(enrolment_from_row).transpose()
+        })
+    }
+
+    /// Enrols a device (machine client) for the permit's patient, under a `record.write` permit.
+    pub async fn attach_device(
+        &self,
+        permit: Permit,
+        client: Uuid,
+        enrolment: Uuid,
+        since: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let id = require(&permit, &[Action::RecordWrite])?;
+        let since = to_micros(since)?;
+        traced_tx!(self, vec![permit.trace().clone()], |conn| {
+            sqlx::query(
+                "INSERT INTO monitoring_devices (client_id, patient_id, enrolment_id, since) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(client)
+            .bind(id.as_uuid())
+            .bind(enrolment)
+            .bind(since)
+            .execute(&mut *conn)
+            .await?;
+            Ok::<(), StoreError>(())
+        })
+    }
+
+    /// A device's relationships with a patient: monitoring while it is enrolled for them.
+    pub async fn device_relationships(
+        &self,
+        client: Uuid,
+        patient: PatientId,
+        now: OffsetDateTime,
+    ) -> Result<Relationships, StoreError> {
+        let now = to_micros(now)?;
+        read_only!(self, |conn| {
+            let row = sqlx::query(
+                "SELECT 1 FROM monitoring_devices d JOIN monitoring_enrolments e \
+                 ON e.id = d.enrolment_id WHERE d.client_id = $1 AND d.patient_id = $2 \
+                 AND d.since <= $3 AND d.ended_at IS NULL AND e.ended_at IS NULL LIMIT 1",
+            )
+            .bind(client)
+            .bind(patient.as_uuid())
+            .bind(now)
+            .fetch_optional(&mut *conn)
+            .await?;
+            Ok::<_, StoreError>(if row.is_some() {
+                Relationships::only(Relationship::Monitoring)
+            } else {
+                Relationships::none()
+            })
+        })
+    }
+
+    /// Stores measurements, each group under its `observation.write` permit, all in one transaction
+    /// with the permits' traces. Returns, per group, which measurements were new (a duplicate is
+    /// skipped). An alert is opened only if its measurement was new and no alert of the same
+    /// patient, rule and measure is still open.
+    pub async fn insert_observations(
+        &self,
+        groups: Vec<(Permit, Vec<NewObservation>)>,
+        alerts: Vec<NewAlert>,
+    ) -> Result<Vec<Vec<bool>>, StoreError> {
+        let mut traces = Vec::with_capacity(groups.len());
+        let mut rows = Vec::with_capacity(groups.len());
+        for (permit, obs) in &groups {
+            let patient = require(permit, &[Action::ObservationWrite, Action::RecordWrite])?;
+            traces.push(permit.trace().clone());
+            let mut group = Vec::with_capacity(obs.len());
+            for o in obs {
+                group.push((
+                    o.id,
+                    patient.as_uuid(),
+                    o.measure.as_str(),
+                    to_micros(o.effective_at)?,
+                    o.source.clone(),
+                    o.value.clone(),
+                    to_micros(o.received_at)?,
+                ));
+            }
+            rows.push(group);
+        }
+        let mut alert_rows = Vec::with_capacity(alerts.len());
+        for a in &alerts {
+            alert_rows.push((a.clone(), to_micros(a.opened_at)?));
+        }
+        traced_tx!(self, traces, |conn| {
+            let mut inserted: Vec<Vec<bool>> = Vec::with_capacity(rows.len());
+            let mut new_ids = std::collections::HashSet::new();
+            for group in &rows {
+                let mut flags = Vec::with_capacity(group.len());
+                for (id, patient, measure, at, source, value, received) in group {
+                    let done = sqlx::query(
+                        "INSERT INTO observations (id, patient_id, measure, effective_at, source, \
+                         value, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (patient_id, source, measure, effective_at) DO NOTHING",
+                    )
+                    .bind(*id)
+                    .bind(*patient)
+                    .bind(*measure)
+                    .bind(*at)
+                    .bind(source.clone())
+                    .bind(value.clone())
+                    .bind(*received)
+                    .execute(&mut *conn)
+                    .await?;
+                    let new = done.rows_affected() == 1;
+                    if new {
+                        new_ids.insert(*id);
+                    }
+                    flags.push(new);
+                }
+                inserted.push(flags);
+            }
+            for (a, at) in &alert_rows {
+                if a.observation.is_some_and(|o| !new_ids.contains(&o)) {
+                    continue;
+                }
+                let open = sqlx::query(
+                    "SELECT 1 FROM monitoring_alerts WHERE patient_id = $1 AND rule = $2 \
+                     AND measure IS NOT DISTINCT FROM $3 AND status <> 'closed' LIMIT 1",
+                )
+                .bind(a.patient.as_uuid())
+                .bind(a.rule.clone())
+                .bind(a.measure.map(Measure::as_str))
+                .fetch_optional(&mut *conn)
+                .await?;
+                if open.is_some() {
+                    continue;
+                }
+                sqlx::query(
+                    "INSERT INTO monitoring_alerts (id, patient_id, enrolment_id, observation_id, \
+                     rule, measure, severity, opened_at, outside_hours, status) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open')",
+                )
+                .bind(a.id)
+                .bind(a.patient.as_uuid())
+                .bind(a.enrolment)
+                .bind(a.observation)
+                .bind(a.rule.clone())
+                .bind(a.measure.map(Measure::as_str))
+                .bind(a.severity.as_str())
+                .bind(*at)
+                .bind(i64::from(a.outside_hours))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok::<_, StoreError>(inserted)
+        })
+    }
+
+    /// The patient's measurements of `measure` since `since`, oldest first, under a `record.read`
+    /// permit.
+    pub async fn observations(
+        &self,
+        permit: Permit,
+        measure: Option<Measure>,
+        since: OffsetDateTime,
+    ) -> Result<Vec<StoredObservation>, StoreError> {
+        let id = require(&permit, &[Action::RecordRead])?;
+        let since = to_micros(since)?;
+        traced_tx!(self, vec![permit.trace().clone()], |conn| {
+            let rows = sqlx::query(
+                "SELECT id, patient_id, measure, effective_at, source, value FROM observations \
+                 WHERE patient_id = $1 AND ($2 IS NULL OR measure = $2) AND effective_at >= $3 \
+                 ORDER BY effective_at, id LIMIT 10000",
+            )
+            .bind(id.as_uuid())
+            .bind(measure.map(Measure::as_str))
+            .bind(since)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(StoredObservation {
+                        id: r.uuid(0)?,
+                        patient: PatientId::from_uuid(r.uuid(1)?),
+                        measure: Measure::parse(&r.text(2)?).ok_or_else(|| corrupt("measure"))?,
+                        effective_at: r.time(3)?,
+                        source: r.text(4)?,
+                        value: r.bytes(5)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+    }
+
+    /// Alerts not closed, most severe and oldest first (metadata: the board reads each patient
+    /// through the gate).
+    pub async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        read_only!(self, |conn| {
+            let rows = sqlx::query(
+                "SELECT id, patient_id, rule, measure, severity, opened_at, outside_hours, status \
+                 FROM monitoring_alerts WHERE status <> 'closed' ORDER BY \
+                 CASE severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END, opened_at \
+                 LIMIT 1000",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Alert {
+                        id: r.uuid(0)?,
+                        patient: PatientId::from_uuid(r.uuid(1)?),
+                        rule: r.text(2)?,
+                        measure: r.opt_text(3)?.as_deref().and_then(Measure::parse),
+                        severity: Severity::parse(&r.text(4)?)
+                            .ok_or_else(|| corrupt("severity"))?,
+                        opened_at: r.time(5)?,
+                        outside_hours: r.int(6)? != 0,
+                        status: r.text(7)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+    }
+}

@@ -1,0 +1,355 @@
+//! Telemonitoring ingestion over FHIR R4 (ACT-3): a médecin enrols a patient and attaches a device;
+//! the device posts Observations — alone, in a batch, in a transaction — with its bearer token; values
+//! are converted to canonical units, stored once (duplicates are idempotent), sealed at rest, traced,
+//! and a reading beyond a threshold opens an alert. Bad input gets an OperationOutcome and stores
+//! nothing partial. Output is checked with an independent FHIR library (PyPI `fhir.resources`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use galien_app::identity::machines;
+use galien_app::telemonitoring::Programme;
+use galien_app::telemonitoring::enrol;
+use galien_core::audit::AuditAction;
+use galien_core::identity::{Email, Role};
+use galien_core::ids::PatientId;
+use galien_core::patient::ConsentMeans;
+use galien_crypto::token::SecretToken;
+use galien_store::{AuditFilter, Backend, NewMachineClient};
+use serde_json::{Value, json};
+use time::Duration;
+use uuid::Uuid;
+
+mod common;
+use common::{T0, World, ctx, world};
+
+struct Device {
+    id: Uuid,
+    token: String,
+}
+
+async fn device(w: &World, by: galien_core::ids::UserId) -> Device {
+    let secret = SecretToken::generate(w.app.entropy.as_ref());
+    let id = Uuid::now_v7();
+    w.app
+        .store
+        .create_machine_client(NewMachineClient {
+            id,
+            name: "Balance connectée".into(),
+            kind: "device".into(),
+            secret_hash: machines::hash_secret(&w.app, &secret).unwrap(),
+            scopes: vec!["observations.write".into()],
+            created_at: T0,
+            created_by: by,
+        })
+        .await
+        .unwrap();
+    let issued = machines::token(
+        &w.app,
+        &ctx(),
+        &id.to_string(),
+        secret.expose(),
+        Some("observations.write"),
+    )
+    .await
+    .unwrap();
+    Device {
+        id,
+        token: issued.token.expose().to_owned(),
+    }
+}
+
+fn observation(patient: PatientId, code: &str, value: Value, unit: &str, at: &str) -> Value {
+    json!({
+        "resourceType": "Observation",
+        "status": "final",
+        "code": { "coding": [{ "system": "http://loinc.org", "code": code }] },
+        "subject": { "reference": format!("Patient/{patient}") },
+        "effectiveDateTime": at,
+        "valueQuantity": { "value": value, "system": "http://unitsofmeasure.org", "code": unit },
+    })
+}
+
+fn bundle(kind: &str, entries: Vec<Value>) -> Value {
+    json!({
+        "resourceType": "Bundle",
+        "type": kind,
+        "entry": entries.into_iter().map(|r| json!({
+            "resource": r,
+            "request": { "method": "POST", "url": "Observation" },
+        })).collect::<Vec<_>>(),
+    })
+}
+
+async fn post(w: &World, token: &str, body: &Value) -> (u16, Value) {
+    let r = w
+        .server
+        .client
+        .post(w.server.url("/fhir/r4"))
+        .bearer_auth(token)
+        .header("content-type", "application/fhir+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/fhir+json")
+    );
+    (status, r.json().await.unwrap())
+}
+
+async fn stored(w: &World, patient: PatientId) -> usize {
+    w.app
+        .store
+        .audit_events(&AuditFilter {
+            patient: Some(patient),
+            action: Some(AuditAction::RecordWrite),
+            limit: Some(1000),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e.event
+                .resource
+                .as_ref()
+                .is_some_and(|r| r.kind == "observation")
+        })
+        .count()
+}
+
+/// Validates FHIR JSON with the independent `fhir.resources` library (R4B models).
+fn validate_with_fhir_resources(doc: &Value) {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, json\n\
+             from fhir.resources.R4B.bundle import Bundle\n\
+             from fhir.resources.R4B.observation import Observation\n\
+             from fhir.resources.R4B.operationoutcome import OperationOutcome\n\
+             d = json.load(sys.stdin)\n\
+             {'Bundle': Bundle, 'Observation': Observation, 'OperationOutcome': OperationOutcome}[d['resourceType']].model_validate(d)\n",
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(doc.to_string().as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "fhir.resources refused {doc}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn act3_devices_post_observations_through_the_gate() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        run(backend).await;
+    }
+}
+
+async fn run(backend: Backend) {
+    let w = world(backend).await;
+    let doctor = w.person("a@chu.fr", Role::Medecin).await;
+    let _nurse = w.person("n@chu.fr", Role::Infirmier).await;
+    let p = w.register(&doctor, "Durand", "").await;
+    let q = w.register(&doctor, "Autre", "").await;
+    enrol::enrol(
+        &w.app,
+        &doctor,
+        &ctx(),
+        p,
+        Programme::HeartFailure,
+        None,
+        "8-18",
+        &[Email::parse("n@chu.fr").unwrap()],
+        ConsentMeans::Oral,
+    )
+    .await
+    .unwrap();
+    let scale = device(&w, doctor.user).await;
+    enrol::attach_device(&w.app, &doctor, &ctx(), p, scale.id)
+        .await
+        .unwrap();
+
+    // One Observation, in grams: stored in kg, 201 with the stored resource.
+    let at = "2026-11-02T08:00:00+01:00";
+    let (status, body) = post(
+        &w,
+        &scale.token,
+        &observation(p, "29463-7", json!(72500), "g", at),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["valueQuantity"]["value"], json!(72.5));
+    assert_eq!(body["valueQuantity"]["code"], json!("kg"));
+    validate_with_fhir_resources(&body);
+    // The same again: idempotent (200, nothing new).
+    let (status, body) = post(
+        &w,
+        &scale.token,
+        &observation(p, "29463-7", json!(72.5), "kg", at),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    validate_with_fhir_resources(&body);
+
+    // A batch: one good, one unknown code, one for a patient the device is not enrolled for,
+    // one low SpO2 (alert), one in the future.
+    let future = (T0 + Duration::days(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let (status, body) = post(
+        &w,
+        &scale.token,
+        &bundle(
+            "batch",
+            vec![
+                observation(p, "8867-4", json!(72), "/min", "2026-11-02T08:01:00+01:00"),
+                observation(p, "1234-5", json!(1), "kg", at),
+                observation(q, "29463-7", json!(60), "kg", at),
+                observation(p, "59408-5", json!(86), "%", "2026-11-02T08:02:00+01:00"),
+                observation(p, "29463-7", json!(73), "kg", &future),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    validate_with_fhir_resources(&body);
+    let statuses: Vec<&str> = body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["response"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "201 Created",
+            "422 Unprocessable Entity",
+            "403 Forbidden",
+            "201 Created",
+            "422 Unprocessable Entity"
+        ]
+    );
+    assert_eq!(
+        body["entry"][1]["response"]["outcome"]["issue"][0]["details"]["coding"][0]["code"],
+        json!("OBS-CODE-UNKNOWN")
+    );
+    // The refusal for the other patient is traced as a denial naming the device.
+    let denied = w
+        .app
+        .store
+        .audit_events(&AuditFilter {
+            patient: Some(q),
+            action: Some(AuditAction::AccessDenied),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(denied.len(), 1);
+    assert_eq!(
+        denied[0].event.actor.client.as_deref(),
+        Some(scale.id.to_string().as_str())
+    );
+    // The low SpO2 opened one alert.
+    let alerts = w.app.store.open_alerts().await.unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        (alerts[0].patient, alerts[0].rule.as_str()),
+        (p, "threshold_low")
+    );
+
+    // A transaction with one bad entry stores nothing.
+    let before = stored(&w, p).await;
+    let (status, body) = post(
+        &w,
+        &scale.token,
+        &bundle(
+            "transaction",
+            vec![
+                observation(p, "8867-4", json!(75), "/min", "2026-11-02T09:00:00+01:00"),
+                observation(
+                    p,
+                    "8867-4",
+                    json!("soixante"),
+                    "/min",
+                    "2026-11-02T09:01:00+01:00",
+                ),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["resourceType"], json!("OperationOutcome"));
+    validate_with_fhir_resources(&body);
+    assert_eq!(stored(&w, p).await, before);
+    // A good transaction: all of it, with a blood-pressure panel split into its two values.
+    let panel = json!({
+        "resourceType": "Observation",
+        "status": "final",
+        "code": { "coding": [{ "system": "http://loinc.org", "code": "85354-9" }] },
+        "subject": { "reference": format!("Patient/{p}") },
+        "effectiveDateTime": "2026-11-02T09:05:00+01:00",
+        "component": [
+            { "code": { "coding": [{ "system": "http://loinc.org", "code": "8480-6" }] },
+              "valueQuantity": { "value": 16, "system": "http://unitsofmeasure.org", "code": "kPa" } },
+            { "code": { "coding": [{ "system": "http://loinc.org", "code": "8462-4" }] },
+              "valueQuantity": { "value": 80, "system": "http://unitsofmeasure.org", "code": "mm[Hg]" } },
+        ],
+    });
+    let (status, body) = post(
+        &w,
+        &scale.token,
+        &bundle(
+            "transaction",
+            vec![
+                observation(p, "8867-4", json!(75), "/min", "2026-11-02T09:00:00+01:00"),
+                panel,
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    validate_with_fhir_resources(&body);
+    assert_eq!(body["type"], json!("transaction-response"));
+    assert_eq!(body["entry"].as_array().unwrap().len(), 3);
+    let systolic = body["entry"][1]["resource"]["valueQuantity"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!((systolic - 120.0).abs() < 0.1, "{systolic}");
+
+    // No token, a bad token, a non-FHIR body: OperationOutcomes.
+    let r = w
+        .server
+        .client
+        .post(w.server.url("/fhir/r4"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let (status, body) = post(&w, "not-a-token", &json!({})).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = post(&w, &scale.token, &json!({"resourceType": "Patient"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["issue"][0]["details"]["coding"][0]["code"],
+        json!("OBS-INVALID")
+    );
+    w.server.stop().await;
+}
