@@ -7,8 +7,12 @@
 //!   the baseline of raw single-row inserts, one fsync'd transaction each, on the same backend.
 //! - `http`: `GET /healthz` on a full Galien node (every middleware: request id, metrics, headers)
 //!   against a bare axum handler on the same loopback, same client, same concurrency.
+//! - `ingest`: FHIR Bundles of 100 Observations from several devices to a full node, against raw
+//!   batched SQLite inserts of the same rows with the same durability (see `ingest.rs`).
 
 #![allow(clippy::print_stdout)]
+
+mod ingest;
 
 use anyhow::Context;
 use clap::Parser;
@@ -26,14 +30,17 @@ use std::time::{Duration, Instant};
     name = "galien-bench",
     about = "Galien hot paths against same-run baselines"
 )]
-struct Args {
+pub(crate) struct Args {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 3)]
-    seconds: u64,
+    pub(crate) seconds: u64,
     /// Concurrent workers.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// `audit`, `http` or `all`.
+    /// Devices posting in parallel (`ingest`).
+    #[arg(long, default_value_t = 8)]
+    pub(crate) devices: usize,
+    /// `audit`, `http`, `ingest` or `all`.
     #[arg(long, default_value = "all")]
     scenario: String,
     /// Also run the audit scenario on PostgreSQL (GALIEN_TEST_POSTGRES_URL or the local server).
@@ -42,7 +49,7 @@ struct Args {
 }
 
 /// Runs `op` from `workers` tasks for `dur`; returns operations per second.
-async fn rate<F, Fut>(workers: usize, dur: Duration, op: F) -> f64
+pub(crate) async fn rate<F, Fut>(workers: usize, dur: Duration, op: F) -> f64
 where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -85,7 +92,7 @@ fn event() -> AuditEvent {
     }
 }
 
-fn line(name: &str, baseline: f64, galien: f64, unit: &str) {
+pub(crate) fn line(name: &str, baseline: f64, galien: f64, unit: &str) {
     println!(
         "{name:<44} baseline {baseline:>10.0} {unit}   galien {galien:>10.0} {unit}   ratio {:>6.2}",
         galien / baseline.max(1e-9)
@@ -263,6 +270,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if matches!(args.scenario.as_str(), "http" | "all") {
         http(&args).await?;
+    }
+    if matches!(args.scenario.as_str(), "ingest" | "all") {
+        ingest::ingest(&args).await?;
     }
     Ok(())
 }
