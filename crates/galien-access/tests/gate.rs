@@ -69,7 +69,7 @@ fn expected(role: &str, action: Action, rel: Option<Relationship>) -> bool {
         }
         EmergencyOpen => role == "medecin",
         AccessLogRead => own || role == "dpo",
-        ObservationWrite => role == "device" && rel == Some(Monitoring),
+        ObservationWrite => (role == "device" && rel == Some(Monitoring)) || own,
     }
 }
 

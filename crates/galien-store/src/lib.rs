@@ -41,7 +41,7 @@ pub use patients::{
     NewEmergencyAccess, NewNote, NewPatient, Note, PatientUpdate, SealedPatient, WrappedDataKey,
 };
 pub use telemonitoring::{
-    Alert, Enrolment, NewAlert, NewEnrolment, NewObservation, StoredObservation,
+    Alert, AlertDecision, Enrolment, NewAlert, NewEnrolment, NewObservation, StoredObservation,
 };
 pub use tokens::{EnrolmentToken, NewEnrolmentToken, TokenPurpose};
 pub use url::{DatabaseUrl, DatabaseUrlError};

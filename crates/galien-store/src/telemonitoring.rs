@@ -421,3 +421,136 @@ impl Store {
         })
     }
 }
+
+/// What the professional decided about an alert.
+#[derive(Debug, Clone)]
+pub struct AlertDecision {
+    /// The decision code (`call_patient`, `adjust_treatment`, `teleconsultation`, `emergency`,
+    /// `no_action`).
+    pub decision: String,
+    /// A sealed note.
+    pub note: Option<Vec<u8>>,
+    /// Who.
+    pub by: UserId,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+impl Store {
+    /// One alert (metadata), or [`StoreError::NotFound`].
+    pub async fn alert(&self, id: Uuid) -> Result<Alert, StoreError> {
+        read_only!(self, |conn| {
+            let r = sqlx::query(
+                "SELECT id, patient_id, rule, measure, severity, opened_at, outside_hours, status \
+                 FROM monitoring_alerts WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+            Ok::<_, StoreError>(Alert {
+                id: r.uuid(0)?,
+                patient: PatientId::from_uuid(r.uuid(1)?),
+                rule: r.text(2)?,
+                measure: r.opt_text(3)?.as_deref().and_then(Measure::parse),
+                severity: Severity::parse(&r.text(4)?).ok_or_else(|| corrupt("severity"))?,
+                opened_at: r.time(5)?,
+                outside_hours: r.int(6)? != 0,
+                status: r.text(7)?,
+            })
+        })
+    }
+
+    /// Acknowledges an open alert of the permit's patient (`record.write`). `false` if it was not
+    /// open.
+    pub async fn acknowledge_alert(
+        &self,
+        permit: Permit,
+        id: Uuid,
+        by: UserId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let patient = require(&permit, &[Action::RecordWrite])?;
+        let at = to_micros(at)?;
+        traced_tx!(self, vec![permit.trace().clone()], |conn| {
+            let done = sqlx::query(
+                "UPDATE monitoring_alerts SET status = 'acknowledged', acknowledged_by = $3, \
+                 acknowledged_at = $4 WHERE id = $1 AND patient_id = $2 AND status = 'open'",
+            )
+            .bind(id)
+            .bind(patient.as_uuid())
+            .bind(by.as_uuid())
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            Ok::<_, StoreError>(done.rows_affected() == 1)
+        })
+    }
+
+    /// Records the decision and closes an alert of the permit's patient (`record.write`). `false` if
+    /// it was already closed.
+    pub async fn close_alert(
+        &self,
+        permit: Permit,
+        id: Uuid,
+        d: AlertDecision,
+    ) -> Result<bool, StoreError> {
+        let patient = require(&permit, &[Action::RecordWrite])?;
+        let at = to_micros(d.at)?;
+        traced_tx!(self, vec![permit.trace().clone()], |conn| {
+            let done = sqlx::query(
+                "UPDATE monitoring_alerts SET status = 'closed', decision = $3, decision_note = $4, \
+                 closed_by = $5, closed_at = $6, \
+                 acknowledged_by = COALESCE(acknowledged_by, $5), \
+                 acknowledged_at = COALESCE(acknowledged_at, $6) \
+                 WHERE id = $1 AND patient_id = $2 AND status <> 'closed'",
+            )
+            .bind(id)
+            .bind(patient.as_uuid())
+            .bind(d.decision.clone())
+            .bind(d.note.clone())
+            .bind(d.by.as_uuid())
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            Ok::<_, StoreError>(done.rows_affected() == 1)
+        })
+    }
+
+    /// Recent measurements of one measure for the patient of a write permit (the sealed values a rule
+    /// needs, e.g. a weight trend). Borrowing the permit writes no trace: the write that consumes it
+    /// does.
+    pub async fn recent_observations(
+        &self,
+        permit: &Permit,
+        measure: Measure,
+        since: OffsetDateTime,
+    ) -> Result<Vec<StoredObservation>, StoreError> {
+        let id = require(permit, &[Action::ObservationWrite, Action::RecordWrite])?;
+        let since = to_micros(since)?;
+        read_only!(self, |conn| {
+            let rows = sqlx::query(
+                "SELECT id, patient_id, measure, effective_at, source, value FROM observations \
+                 WHERE patient_id = $1 AND measure = $2 AND effective_at >= $3 \
+                 ORDER BY effective_at LIMIT 1000",
+            )
+            .bind(id.as_uuid())
+            .bind(measure.as_str())
+            .bind(since)
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(StoredObservation {
+                        id: r.uuid(0)?,
+                        patient: PatientId::from_uuid(r.uuid(1)?),
+                        measure: Measure::parse(&r.text(2)?).ok_or_else(|| corrupt("measure"))?,
+                        effective_at: r.time(3)?,
+                        source: r.text(4)?,
+                        value: r.bytes(5)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
+    }
+}

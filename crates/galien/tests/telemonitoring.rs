@@ -353,3 +353,189 @@ async fn run(backend: Backend) {
     );
     w.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn act3_weight_trend_alert_decision_and_the_patients_own_entries() {
+    use galien_app::patients::access_log;
+    use galien_app::telemonitoring::alerts::{self, Decision};
+    use galien_core::measure::Measure;
+    let w = world(Backend::Sqlite).await;
+    let doctor = w.person("a@chu.fr", Role::Medecin).await;
+    let nurse = w.person("n@chu.fr", Role::Infirmier).await;
+    let stranger = w.person("s@chu.fr", Role::Infirmier).await;
+    let patient_user = w.person("durand@example.fr", Role::Patient).await;
+    let p = w.register(&doctor, "Durand", "").await;
+    access_log::link_account(
+        &w.app,
+        &doctor,
+        &ctx(),
+        p,
+        &Email::parse("durand@example.fr").unwrap(),
+    )
+    .await
+    .unwrap();
+    enrol::enrol(
+        &w.app,
+        &doctor,
+        &ctx(),
+        p,
+        Programme::HeartFailure,
+        None,
+        "8-18",
+        &[Email::parse("n@chu.fr").unwrap()],
+        ConsentMeans::Written,
+    )
+    .await
+    .unwrap();
+    // Twice in the same programme: refused.
+    let again = enrol::enrol(
+        &w.app,
+        &doctor,
+        &ctx(),
+        p,
+        Programme::HeartFailure,
+        None,
+        "8-18",
+        &[],
+        ConsentMeans::Written,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(again.code(), galien_core::ErrorCode::AlreadyEnrolled);
+
+    // The patient enters weights by hand: 70 kg, then 72.4 kg two days later → +2.4 kg in 3 days.
+    let at = |h: i64| T0 - Duration::days(3) + Duration::hours(h);
+    alerts::record_own(
+        &w.app,
+        &patient_user,
+        &ctx(),
+        Measure::Weight,
+        70.0,
+        "kg",
+        at(0),
+    )
+    .await
+    .unwrap();
+    assert!(
+        alerts::board(&w.app, &nurse, &ctx())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    alerts::record_own(
+        &w.app,
+        &patient_user,
+        &ctx(),
+        Measure::Weight,
+        72_400.0,
+        "g",
+        at(48),
+    )
+    .await
+    .unwrap();
+    // A unit that makes no sense, and a value no one has: refused, nothing stored.
+    assert_eq!(
+        alerts::record_own(
+            &w.app,
+            &patient_user,
+            &ctx(),
+            Measure::Weight,
+            72.0,
+            "mmol/L",
+            at(49)
+        )
+        .await
+        .unwrap_err()
+        .code(),
+        galien_core::ErrorCode::ObservationUnitInvalid
+    );
+    assert_eq!(
+        alerts::record_own(
+            &w.app,
+            &patient_user,
+            &ctx(),
+            Measure::Weight,
+            7200.0,
+            "kg",
+            at(49)
+        )
+        .await
+        .unwrap_err()
+        .code(),
+        galien_core::ErrorCode::ObservationImplausible
+    );
+    // The monitoring nurse sees one alert; a nurse without relationship sees nothing.
+    let board = alerts::board(&w.app, &nurse, &ctx()).await.unwrap();
+    assert_eq!(board.len(), 1, "{board:?}");
+    assert_eq!(board[0].alert.rule, "trend_weight_gain");
+    assert_eq!(board[0].patient.display_name, "MARTIN Héloïse");
+    assert!(
+        alerts::board(&w.app, &stranger, &ctx())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let id = board[0].alert.id;
+    assert!(
+        alerts::acknowledge(&w.app, &nurse, &ctx(), id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !alerts::acknowledge(&w.app, &nurse, &ctx(), id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        alerts::close(&w.app, &stranger, &ctx(), id, Decision::NoAction, "")
+            .await
+            .unwrap_err()
+            .code(),
+        galien_core::ErrorCode::AccessDenied
+    );
+    assert!(
+        alerts::close(
+            &w.app,
+            &nurse,
+            &ctx(),
+            id,
+            Decision::CallPatient,
+            "Appel : diurétique ajusté"
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        alerts::board(&w.app, &nurse, &ctx())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The series for charts: both weights, in kg, with the programme's thresholds.
+    let series = alerts::series(&w.app, &nurse, &ctx(), p, 30).await.unwrap();
+    let weight = series
+        .iter()
+        .find(|s| s.measure == Measure::Weight)
+        .unwrap();
+    assert_eq!(weight.points.len(), 2);
+    assert!((weight.points[1].1 - 72.4).abs() < 1e-9);
+    let spo2 = series.iter().find(|s| s.measure == Measure::Spo2).unwrap();
+    assert_eq!(spo2.threshold.unwrap().low, Some(90.0));
+    // The patient reads their own series; a stranger cannot.
+    assert_eq!(
+        alerts::series(&w.app, &patient_user, &ctx(), p, 30)
+            .await
+            .unwrap()
+            .len(),
+        series.len()
+    );
+    assert_eq!(
+        alerts::series(&w.app, &stranger, &ctx(), p, 30)
+            .await
+            .unwrap_err()
+            .code(),
+        galien_core::ErrorCode::AccessDenied
+    );
+    w.server.stop().await;
+}

@@ -50,15 +50,45 @@ type Rules = (Uuid, Thresholds, Option<(u8, u8)>);
 pub enum Sender {
     /// A device (machine client).
     Device(Uuid),
+    /// The patient, entering a measurement by hand.
+    Patient(galien_core::identity::Actor),
 }
 
 impl Sender {
     fn source(&self) -> String {
         match self {
             Sender::Device(c) => format!("device:{c}"),
+            Sender::Patient(_) => "patient".to_owned(),
         }
     }
+
+    fn principal(&self) -> Principal {
+        match self {
+            Sender::Device(c) => Principal::Device {
+                client: c.to_string(),
+            },
+            Sender::Patient(actor) => crate::patients::access::principal(actor),
+        }
+    }
+
+    async fn relationships(
+        &self,
+        app: &App,
+        patient: PatientId,
+        now: OffsetDateTime,
+    ) -> Result<galien_access::Relationships, AppError> {
+        Ok(match self {
+            Sender::Device(c) => app.store.device_relationships(*c, patient, now).await?,
+            Sender::Patient(actor) => app.store.relationships(actor.user, patient, now).await?,
+        })
+    }
 }
+
+/// A weight gain that opens an alert, and the window it is measured over (heart failure: +2 kg in
+/// 3 days).
+pub const WEIGHT_GAIN_KG: f64 = 2.0;
+/// See [`WEIGHT_GAIN_KG`].
+pub const WEIGHT_GAIN_WINDOW: Duration = Duration::days(3);
 
 fn alerts_for(
     app: &App,
@@ -124,15 +154,9 @@ pub async fn ingest(
     let mut alerts = Vec::new();
     let source = sender.source();
     for (patient, idx) in by_patient {
-        let Sender::Device(client) = sender;
-        let relationships = app
-            .store
-            .device_relationships(*client, patient, now)
-            .await?;
+        let relationships = sender.relationships(app, patient, now).await?;
         let request = AccessRequest {
-            principal: Principal::Device {
-                client: client.to_string(),
-            },
+            principal: sender.principal(),
             action: Action::ObservationWrite,
             patient: Some(patient),
             relationships,
@@ -173,6 +197,48 @@ pub async fn ingest(
                 .ok()
                 .map(|t| (e.id, t, parse_reading_hours(&e.reading_hours)))
         });
+        // Weight trend: the lightest weight of the last days, for the gain rule.
+        let weights: Vec<(OffsetDateTime, f64)> = if thresholds
+            .as_ref()
+            .is_some_and(|(_, t, _)| t.contains_key(&Measure::Weight))
+            && idx.iter().any(|&i| {
+                readings
+                    .get(i)
+                    .is_some_and(|r| r.measure == Measure::Weight)
+            }) {
+            let earliest = idx
+                .iter()
+                .filter_map(|&i| readings.get(i))
+                .map(|r| r.effective_at)
+                .min()
+                .unwrap_or(now);
+            app.store
+                .recent_observations(&permit, Measure::Weight, earliest - WEIGHT_GAIN_WINDOW)
+                .await?
+                .iter()
+                .filter_map(|o| {
+                    let row = o.id.to_string();
+                    let place = Place {
+                        table: "observations",
+                        row: &row,
+                        column: "value",
+                    };
+                    let clear = key.open(&o.value, &place).ok()?;
+                    let v: f64 = std::str::from_utf8(&clear).ok()?.parse().ok()?;
+                    Some((o.effective_at, v))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // Weights of this same request count too.
+        let mut weights = weights;
+        weights.extend(
+            idx.iter()
+                .filter_map(|&i| readings.get(i))
+                .filter(|r| r.measure == Measure::Weight)
+                .map(|r| (r.effective_at, r.value)),
+        );
         let mut rows = Vec::with_capacity(idx.len());
         for &i in &idx {
             let Some(r) = readings.get(i) else { continue };
@@ -189,6 +255,29 @@ pub async fn ingest(
             );
             if let Some((enrolment, t, hours)) = &thresholds {
                 alerts.extend(alerts_for(app, r, id, *enrolment, t, *hours, now));
+                if r.measure == Measure::Weight
+                    && let Some(lightest) = weights
+                        .iter()
+                        .filter(|(at, _)| {
+                            *at < r.effective_at && r.effective_at - *at <= WEIGHT_GAIN_WINDOW
+                        })
+                        .map(|(_, v)| *v)
+                        .reduce(f64::min)
+                    && r.value - lightest >= WEIGHT_GAIN_KG
+                {
+                    let local = now.to_offset(app.settings.anomaly.utc_offset).hour();
+                    alerts.push(NewAlert {
+                        id: AuditEventId::generate(now, app.entropy.as_ref()).as_uuid(),
+                        patient: r.patient,
+                        enrolment: *enrolment,
+                        observation: Some(id),
+                        rule: "trend_weight_gain".to_owned(),
+                        measure: Some(Measure::Weight),
+                        severity: Severity::High,
+                        opened_at: now,
+                        outside_hours: hours.is_some_and(|(a, b)| local < a || local >= b),
+                    });
+                }
             }
             rows.push(NewObservation {
                 id,
@@ -203,7 +292,11 @@ pub async fn ingest(
         groups.push((permit, rows));
     }
     if !groups.is_empty() {
+        let raised = !alerts.is_empty();
         let inserted = app.store.insert_observations(groups, alerts).await?;
+        if raised {
+            announce(app).await;
+        }
         for ((idx, ids), flags) in group_index.into_iter().zip(inserted) {
             for ((i, id), new) in idx.into_iter().zip(ids).zip(flags) {
                 if let Some(o) = outcome.get_mut(i) {
@@ -221,3 +314,18 @@ pub async fn ingest(
         .map(|o| o.unwrap_or(Err(ErrorCode::Internal)))
         .collect())
 }
+
+/// Tells every node's monitoring boards that alerts changed (ids only, never health data).
+pub async fn announce(app: &App) {
+    if let Err(e) = app
+        .store
+        .bus()
+        .publish(ALERTS_TOPIC, serde_json::json!({}))
+        .await
+    {
+        tracing::warn!(error = %e, "could not announce an alert change");
+    }
+}
+
+/// The event-bus topic of alert changes.
+pub const ALERTS_TOPIC: &str = "monitoring.alerts";

@@ -3,6 +3,7 @@
 //! ingestion of measurements from devices through the gate (sealed with the patient's data key,
 //! duplicates stored once), and the threshold rules that open alerts.
 
+pub mod alerts;
 pub mod enrol;
 pub mod fhir;
 pub mod ingest;
