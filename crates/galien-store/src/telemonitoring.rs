@@ -554,3 +554,46 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Every active enrolment (for the missing-data rule).
+    pub async fn active_enrolments(&self) -> Result<Vec<Enrolment>, StoreError> {
+        read_only!(self, |conn| {
+            let rows = sqlx::query(
+                "SELECT id, patient_id, programme, thresholds, reading_hours, enrolled_by, since \
+                 FROM monitoring_enrolments WHERE ended_at IS NULL ORDER BY since LIMIT 100000",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(enrolment_from_row)
+                .collect::<Result<Vec<_>, _>>()
+        })
+    }
+
+    /// When the patient's newest measurement of `measure` was taken, if any (metadata).
+    pub async fn last_observation_at(
+        &self,
+        patient: PatientId,
+        measure: Measure,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        read_only!(self, |conn| {
+            let row = sqlx::query(
+                "SELECT MAX(effective_at) FROM observations WHERE patient_id = $1 AND measure = $2",
+            )
+            .bind(patient.as_uuid())
+            .bind(measure.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+            row.opt_int(0)?.map(crate::tokens::from_micros).transpose()
+        })
+    }
+
+    /// Opens system alerts (no measurement behind them), each unless one of the same patient, rule
+    /// and measure is still open. Returns how many were opened.
+    pub async fn open_system_alerts(&self, alerts: Vec<NewAlert>) -> Result<usize, StoreError> {
+        let before = self.open_alerts().await?.len();
+        self.insert_observations(Vec::new(), alerts).await?;
+        Ok(self.open_alerts().await?.len().saturating_sub(before))
+    }
+}

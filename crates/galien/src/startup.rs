@@ -428,6 +428,21 @@ impl Server {
                 }
             })
         };
+        // Telemonitoring: measures gone silent open alerts (checked hourly).
+        let gaps = {
+            let app = self.app.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(3600));
+                loop {
+                    tick.tick().await;
+                    match galien_app::telemonitoring::missing::scan(&app).await {
+                        Ok(0) => {}
+                        Ok(opened) => tracing::info!(opened, "missing-data alerts opened"),
+                        Err(e) => tracing::error!(error = %e, "missing-data scan failed"),
+                    }
+                }
+            })
+        };
         // Forwarding to the SIEM only reads the trail, in its own task (TRACE-3).
         let forwarder = self.siem.map(|f| f.spawn(self.store.clone()));
         let service = self
@@ -460,6 +475,7 @@ impl Server {
         watcher.abort();
         checkpointer.abort();
         scanner.abort();
+        gaps.abort();
         if let Some(forwarder) = forwarder {
             // Records written but not yet confirmed are sent again at the next start.
             forwarder.abort();

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod enrol;
 pub mod fhir;
 pub mod ingest;
+pub mod missing;
 pub mod programmes;
 
 pub use programmes::{Programme, Threshold, Thresholds};
