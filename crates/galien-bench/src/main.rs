@@ -7,12 +7,15 @@
 //!   the baseline of raw single-row inserts, one fsync'd transaction each, on the same backend.
 //! - `http`: `GET /healthz` on a full Galien node (every middleware: request id, metrics, headers)
 //!   against a bare axum handler on the same loopback, same client, same concurrency.
+//! - `read`: a médecin's patient summary over HTTP (session, gate, durable traces, decryption)
+//!   against a bare endpoint returning the same bytes (see `read.rs`).
 //! - `ingest`: FHIR Bundles of 100 Observations from several devices to a full node, against raw
 //!   batched SQLite inserts of the same rows with the same durability (see `ingest.rs`).
 
 #![allow(clippy::print_stdout)]
 
 mod ingest;
+mod read;
 
 use anyhow::Context;
 use clap::Parser;
@@ -36,11 +39,11 @@ pub(crate) struct Args {
     pub(crate) seconds: u64,
     /// Concurrent workers.
     #[arg(long, default_value_t = 32)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Devices posting in parallel (`ingest`).
     #[arg(long, default_value_t = 8)]
     pub(crate) devices: usize,
-    /// `audit`, `http`, `ingest` or `all`.
+    /// `audit`, `http`, `read`, `ingest` or `all`.
     #[arg(long, default_value = "all")]
     scenario: String,
     /// Also run the audit scenario on PostgreSQL (GALIEN_TEST_POSTGRES_URL or the local server).
@@ -270,6 +273,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if matches!(args.scenario.as_str(), "http" | "all") {
         http(&args).await?;
+    }
+    if matches!(args.scenario.as_str(), "read" | "all") {
+        read::read(&args).await?;
     }
     if matches!(args.scenario.as_str(), "ingest" | "all") {
         ingest::ingest(&args).await?;
