@@ -38,7 +38,8 @@ pub use identity::{
 pub use incidents::{Incident, IncidentStatus, IncidentUpdate, NewIncident, Severity};
 pub use patients::{
     CareKind, CareRelationship, Consent, EmergencyAccess, NewCareRelationship, NewConsent,
-    NewEmergencyAccess, NewNote, NewPatient, Note, PatientUpdate, SealedPatient, WrappedDataKey,
+    NewEmergencyAccess, NewNote, NewPatient, Note, PatientUpdate, SealedPatient, SummaryPermits,
+    SummaryRows, WrappedDataKey,
 };
 pub use telemonitoring::{
     Alert, AlertDecision, Enrolment, NewAlert, NewEnrolment, NewObservation, StoredObservation,

@@ -7,11 +7,11 @@ use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceR
 use galien_core::identity::Actor;
 use galien_core::ids::{AuditEventId, ConsentId, NoteId, PatientId, UserId};
 use galien_core::patient::{ConsentMeans, ConsentSubject};
-use galien_store::{CareRelationship, Consent, NewConsent, NewNote};
+use galien_store::{CareRelationship, Consent, NewConsent, NewNote, SummaryPermits};
 use time::OffsetDateTime;
 
 use super::access::{Asking, permit};
-use super::records::{IdentityView, identity_with};
+use super::records::{IdentityView, view_of};
 use super::{open_text, place};
 use crate::{App, AppError, RequestContext};
 
@@ -176,45 +176,44 @@ pub async fn summary(
     patient: PatientId,
 ) -> Result<Summary, AppError> {
     let asking = Asking::new(app, actor, ctx, Some(patient)).await?;
-    let (identity, key) = identity_with(app, &asking).await?;
-    let notes = if asking.allows(Action::RecordRead) {
-        let rows = app
-            .store
-            .clinical_notes(asking.permit(Action::RecordRead, None).await?)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for n in rows {
-            let id = n.id.to_string();
-            out.push(NoteView {
-                text: open_text(&key, &n.body, &place("clinical_notes", &id, "body"))?,
-                id: n.id,
-                author_name: n.author_name,
-                created_at: n.created_at,
-                emergency: n.emergency,
-            });
+    // Every section the actor may see, each under its own permit, read in one transaction.
+    let optional = |action: Action| {
+        let asking = &asking;
+        async move {
+            if asking.allows(action) {
+                asking.permit(action, None).await.map(Some)
+            } else {
+                Ok(None)
+            }
         }
-        Some(out)
-    } else {
-        None
     };
-    let care_team = if asking.allows(Action::CareTeamRead) {
-        Some(
-            app.store
-                .care_relationships(asking.permit(Action::CareTeamRead, None).await?)
-                .await?,
-        )
-    } else {
-        None
+    let permits = SummaryPermits {
+        identity: asking.permit(Action::IdentityRead, None).await?,
+        notes: optional(Action::RecordRead).await?,
+        team: optional(Action::CareTeamRead).await?,
+        consents: optional(Action::ConsentRead).await?,
     };
-    let consents = if asking.allows(Action::ConsentRead) {
-        Some(
-            app.store
-                .consents(asking.permit(Action::ConsentRead, None).await?)
-                .await?,
-        )
-    } else {
-        None
+    let rows = app.store.patient_summary(permits).await?;
+    let (identity, key) = view_of(app, &rows.patient)?;
+    let notes = match rows.notes {
+        Some(rows) => {
+            let mut out = Vec::with_capacity(rows.len());
+            for n in rows {
+                let id = n.id.to_string();
+                out.push(NoteView {
+                    text: open_text(&key, &n.body, &place("clinical_notes", &id, "body"))?,
+                    id: n.id,
+                    author_name: n.author_name,
+                    created_at: n.created_at,
+                    emergency: n.emergency,
+                });
+            }
+            Some(out)
+        }
+        None => None,
     };
+    let care_team = rows.team;
+    let consents = rows.consents;
     let abilities = Abilities {
         reveal_nir: identity.has_nir && asking.allows(Action::NirRead),
         edit_identity: asking.allows(Action::IdentityWrite),

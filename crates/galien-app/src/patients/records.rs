@@ -317,8 +317,13 @@ pub(crate) async fn identity_with(
         .store
         .patient(asking.permit(Action::IdentityRead, None).await?)
         .await?;
-    let key = data_key_of(app, &p)?;
-    let identity = open_identity(&key, &p)?;
+    view_of(app, &p)
+}
+
+/// The identity view of a patient row, and the data key that opened it.
+pub(crate) fn view_of(app: &App, p: &SealedPatient) -> Result<(IdentityView, DataKey), AppError> {
+    let key = data_key_of(app, p)?;
+    let identity = open_identity(&key, p)?;
     Ok((
         IdentityView {
             id: p.id,

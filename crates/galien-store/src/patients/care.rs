@@ -191,7 +191,11 @@ macro_rules! select_rel {
     };
 }
 
-fn rel_from_row<R: Cols>(r: &R) -> Result<CareRelationship, StoreError> {
+/// A patient's care relationships, active first.
+pub(super) const TEAM: &str =
+    select_rel!("WHERE r.patient_id = $1 ORDER BY r.ended_at IS NOT NULL, r.since DESC");
+
+pub(super) fn rel_from_row<R: Cols>(r: &R) -> Result<CareRelationship, StoreError> {
     Ok(CareRelationship {
         id: CareRelationshipId::from_uuid(r.uuid(0)?),
         patient: PatientId::from_uuid(r.uuid(1)?),
@@ -319,12 +323,10 @@ impl Store {
     ) -> Result<Vec<CareRelationship>, StoreError> {
         let id = require(&permit, &[Action::CareTeamRead])?;
         traced_tx!(self, trace_of(&permit), |conn| {
-            let rows = sqlx::query(select_rel!(
-                "WHERE r.patient_id = $1 ORDER BY r.ended_at IS NOT NULL, r.since DESC"
-            ))
-            .bind(id.as_uuid())
-            .fetch_all(&mut *conn)
-            .await?;
+            let rows = sqlx::query(TEAM)
+                .bind(id.as_uuid())
+                .fetch_all(&mut *conn)
+                .await?;
             rows.iter().map(rel_from_row).collect::<Result<Vec<_>, _>>()
         })
     }

@@ -80,7 +80,17 @@ pub struct Note {
     pub body: Vec<u8>,
 }
 
-fn consent_from_row<R: Cols>(r: &R) -> Result<Consent, StoreError> {
+/// A patient's consents, newest first.
+pub(super) const CONSENTS: &str = "SELECT c.id, c.patient_id, c.subject, c.decision, c.means, \
+     c.recorded_by, u.display_name, c.recorded_at, c.withdrawn_at FROM consents c \
+     JOIN users u ON u.id = c.recorded_by WHERE c.patient_id = $1 ORDER BY c.recorded_at DESC";
+
+/// A patient's clinical notes, newest first.
+pub(super) const NOTES: &str = "SELECT n.id, n.author, u.display_name, n.created_at, n.emergency, \
+     n.body FROM clinical_notes n JOIN users u ON u.id = n.author \
+     WHERE n.patient_id = $1 ORDER BY n.created_at DESC LIMIT 200";
+
+pub(super) fn consent_from_row<R: Cols>(r: &R) -> Result<Consent, StoreError> {
     Ok(Consent {
         id: ConsentId::from_uuid(r.uuid(0)?),
         patient: PatientId::from_uuid(r.uuid(1)?),
@@ -94,7 +104,7 @@ fn consent_from_row<R: Cols>(r: &R) -> Result<Consent, StoreError> {
     })
 }
 
-fn note_from_row<R: Cols>(r: &R) -> Result<Note, StoreError> {
+pub(super) fn note_from_row<R: Cols>(r: &R) -> Result<Note, StoreError> {
     Ok(Note {
         id: NoteId::from_uuid(r.uuid(0)?),
         author: UserId::from_uuid(r.uuid(1)?),
@@ -110,15 +120,10 @@ impl Store {
     pub async fn consents(&self, permit: Permit) -> Result<Vec<Consent>, StoreError> {
         let id = require(&permit, &[Action::ConsentRead])?;
         traced_tx!(self, trace_of(&permit), |conn| {
-            let rows = sqlx::query(
-                "SELECT c.id, c.patient_id, c.subject, c.decision, c.means, c.recorded_by, \
-                 u.display_name, c.recorded_at, c.withdrawn_at FROM consents c \
-                 JOIN users u ON u.id = c.recorded_by WHERE c.patient_id = $1 \
-                 ORDER BY c.recorded_at DESC",
-            )
-            .bind(id.as_uuid())
-            .fetch_all(&mut *conn)
-            .await?;
+            let rows = sqlx::query(CONSENTS)
+                .bind(id.as_uuid())
+                .fetch_all(&mut *conn)
+                .await?;
             rows.iter()
                 .map(consent_from_row)
                 .collect::<Result<Vec<_>, _>>()
@@ -176,14 +181,10 @@ impl Store {
     pub async fn clinical_notes(&self, permit: Permit) -> Result<Vec<Note>, StoreError> {
         let id = require(&permit, &[Action::RecordRead])?;
         traced_tx!(self, trace_of(&permit), |conn| {
-            let rows = sqlx::query(
-                "SELECT n.id, n.author, u.display_name, n.created_at, n.emergency, n.body \
-                 FROM clinical_notes n JOIN users u ON u.id = n.author \
-                 WHERE n.patient_id = $1 ORDER BY n.created_at DESC LIMIT 200",
-            )
-            .bind(id.as_uuid())
-            .fetch_all(&mut *conn)
-            .await?;
+            let rows = sqlx::query(NOTES)
+                .bind(id.as_uuid())
+                .fetch_all(&mut *conn)
+                .await?;
             rows.iter()
                 .map(note_from_row)
                 .collect::<Result<Vec<_>, _>>()

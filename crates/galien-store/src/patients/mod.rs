@@ -10,6 +10,7 @@ mod care;
 mod consents;
 mod keys;
 mod records;
+mod summary;
 
 use galien_access::{Action, Permit};
 use galien_core::audit::AuditEvent;
@@ -22,6 +23,7 @@ pub use care::{
 };
 pub use consents::{Consent, NewConsent, NewNote, Note};
 pub use records::{NewPatient, PatientUpdate, SealedPatient};
+pub use summary::{SummaryPermits, SummaryRows};
 
 /// A patient data key wrapped by a key-encryption key of the ring.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -86,7 +86,7 @@ macro_rules! select_patient {
     };
 }
 
-fn from_row<R: Cols>(r: &R, with_nir: bool) -> Result<SealedPatient, StoreError> {
+pub(super) fn from_row<R: Cols>(r: &R, with_nir: bool) -> Result<SealedPatient, StoreError> {
     let nir = r.opt_bytes(4)?;
     let key = match (r.opt_int(7)?, r.opt_bytes(8)?) {
         (Some(kek), Some(bytes)) => Some(WrappedDataKey {
@@ -107,6 +107,9 @@ fn from_row<R: Cols>(r: &R, with_nir: bool) -> Result<SealedPatient, StoreError>
         updated_at: r.time(6)?,
     })
 }
+
+/// One patient row with its key.
+pub(super) const PATIENT: &str = select_patient!("WHERE p.id = $1");
 
 const NIR_CONFLICT: &[(&str, &str)] = &[
     ("patients_nir_index_key", "patients.nir_index"),
