@@ -61,7 +61,7 @@ async fn submit(
     State(state): State<WebState>,
     Ctx(ctx): Ctx,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let Some(token) = headers
         .get(header::AUTHORIZATION)
@@ -81,6 +81,16 @@ async fn submit(
         );
     }
     let sender = Sender::Device(device.client);
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return outcome(
+                ErrorCode::RequestTooLarge,
+                "the request body is larger than http.max_body_bytes; send smaller Bundles",
+            );
+        }
+        Err(e) => return outcome(ErrorCode::RequestInvalid, e.body_text()),
+    };
     let submission = match fhir::parse(&body) {
         Ok(s) => s,
         Err(r) => return refused(&r),
