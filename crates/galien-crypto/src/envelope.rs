@@ -20,8 +20,7 @@
 //! * Associated data: a version tag, then each field as a big-endian `u64` length and its bytes.
 
 use crate::keyfile::MasterKey;
-use chacha20poly1305::aead::{Aead, Payload};
-use chacha20poly1305::{Key, KeyInit, XChaCha20Poly1305, XNonce};
+use crate::seal::SealingKey;
 use galien_core::Entropy;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -36,9 +35,6 @@ use zeroize::Zeroizing;
 /// The directory, under the data directory's `keys/` directory, that holds the KEK files.
 pub const HEALTH_KEYS_DIR: &str = "health";
 
-const VERSION: u8 = 1;
-const NONCE_LEN: usize = 24;
-const TAG_LEN: usize = 16;
 const KEY_LEN: usize = 32;
 const KEK_PREFIX: &str = "kek-";
 const KEK_SUFFIX: &str = ".key";
@@ -380,28 +376,9 @@ fn wrap_aad(kek: KekId, owner: &str) -> Vec<u8> {
     encode_aad(WRAP_AAD_TAG, &[&id, owner])
 }
 
-fn cipher(key: &[u8; KEY_LEN]) -> XChaCha20Poly1305 {
-    XChaCha20Poly1305::new(&Key::from(*key))
-}
-
+/// The same construction as [`SealingKey`] (XChaCha20-Poly1305, `version || nonce || ct+tag`).
 fn seal_with(key: &[u8; KEY_LEN], plaintext: &[u8], aad: &[u8], entropy: &dyn Entropy) -> Vec<u8> {
-    let mut nonce = [0u8; NONCE_LEN];
-    entropy.fill(&mut nonce);
-    let sealed = cipher(key)
-        .encrypt(
-            &XNonce::from(nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
-        // Encryption fails only for plaintexts beyond 256 GiB, which we never hold in memory.
-        .unwrap_or_default();
-    let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
-    out.push(VERSION);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
-    out
+    SealingKey::from_bytes(key).seal(plaintext, aad, entropy)
 }
 
 fn open_with(
@@ -409,15 +386,8 @@ fn open_with(
     sealed: &[u8],
     aad: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, EnvelopeError> {
-    let (version, rest) = sealed.split_first().ok_or(EnvelopeError::Open)?;
-    if *version != VERSION || rest.len() < NONCE_LEN + TAG_LEN {
-        return Err(EnvelopeError::Open);
-    }
-    let (nonce, body) = rest.split_at(NONCE_LEN);
-    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| EnvelopeError::Open)?;
-    cipher(key)
-        .decrypt(&XNonce::from(nonce), Payload { msg: body, aad })
-        .map(Zeroizing::new)
+    SealingKey::from_bytes(key)
+        .open(sealed, aad)
         .map_err(|_| EnvelopeError::Open)
 }
 

@@ -45,6 +45,11 @@ impl SealingKey {
         Self(XChaCha20Poly1305::new(&Key::from(*bytes)))
     }
 
+    /// The key made of these 32 bytes (a data key, a key-encryption key).
+    pub fn from_bytes(key: &[u8; 32]) -> Self {
+        Self(XChaCha20Poly1305::new(&Key::from(*key)))
+    }
+
     /// Encrypts `plaintext` bound to `aad`: `version || nonce || ciphertext+tag`.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8], entropy: &dyn Entropy) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
