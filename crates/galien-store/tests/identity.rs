@@ -8,23 +8,18 @@
     clippy::indexing_slicing
 )]
 
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
 use galien_core::identity::{
     AccountStatus, Assurance, AuthMethod, Email, ProfessionalId, Role, luhn_check_digit,
 };
-use galien_core::ids::{NodeId, UserId};
+use galien_core::ids::UserId;
 use galien_crypto::token::TokenDigest;
-use galien_store::testing::{TestDatabase, backends_under_test};
 use galien_store::{
-    AcceptError, Backend, ConsumeError, CreateUserError, DatabaseUrl, NewAccessToken,
-    NewEnrolmentToken, NewMachineClient, NewSession, NewUser, NewWebauthnCredential, Store,
-    StoreError, StoreOptions, TokenPurpose, User,
+    AcceptError, ConsumeError, CreateUserError, NewAccessToken, NewEnrolmentToken,
+    NewMachineClient, NewSession, NewUser, NewWebauthnCredential, Store, StoreError, TokenPurpose,
+    User,
 };
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -35,62 +30,9 @@ const T0: OffsetDateTime = datetime!(2026-01-01 08:00 UTC);
 const PHC: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA";
 
-struct Ctx {
-    url: DatabaseUrl,
-    db: TestDatabase,
-    _dir: tempfile::TempDir,
-}
-
-impl Ctx {
-    async fn open(&self) -> Store {
-        Store::open(
-            &self.url,
-            &StoreOptions::default(),
-            NodeId::from_uuid(Uuid::new_v4()),
-        )
-        .await
-        .expect("store opens")
-    }
-}
-
-type TestFn = fn(&Ctx) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
-
-async fn run(backend: Backend, test: TestFn) {
-    assert!(backends_under_test().contains(&backend));
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::new(backend, dir.path()).await;
-    let ctx = Ctx {
-        url: db.url().clone(),
-        db,
-        _dir: dir,
-    };
-    let outcome = AssertUnwindSafe(test(&ctx)).catch_unwind().await;
-    ctx.db.drop_database().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::run(galien_store::Backend::Sqlite, |ctx| Box::pin(super::$name(ctx))).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::run(galien_store::Backend::Postgres, |ctx| Box::pin(super::$name(ctx))).await;
-                }
-            )*
-        }
-    };
-}
+#[macro_use]
+mod common;
+use common::Ctx;
 
 both_backends! {
     auth_01_second_account_with_same_email_or_rpps_is_refused,

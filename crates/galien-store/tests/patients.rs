@@ -7,24 +7,17 @@
     clippy::indexing_slicing
 )]
 
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-
-use futures::FutureExt;
 use galien_access::{AccessRequest, Action, Gate, Permit, Principal, Relationship, Relationships};
 use galien_core::SeededEntropy;
 use galien_core::audit::{AuditAction, Outcome, Source};
 use galien_core::identity::{AccountStatus, Assurance, Email, Role};
 use galien_core::ids::{
-    CareRelationshipId, ConsentId, EmergencyAccessId, NodeId, NoteId, PatientId, UserId,
+    CareRelationshipId, ConsentId, EmergencyAccessId, NoteId, PatientId, UserId,
 };
 use galien_core::patient::{ConsentMeans, ConsentSubject, InsStatus};
-use galien_store::testing::{TestDatabase, backends_under_test};
 use galien_store::{
-    AuditFilter, Backend, CareKind, DatabaseUrl, NewCareRelationship, NewConsent,
-    NewEmergencyAccess, NewNote, NewPatient, NewUser, Store, StoreError, StoreOptions,
-    WrappedDataKey,
+    AuditFilter, CareKind, NewCareRelationship, NewConsent, NewEmergencyAccess, NewNote,
+    NewPatient, NewUser, Store, StoreError, WrappedDataKey,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -32,62 +25,9 @@ use uuid::Uuid;
 
 const T0: OffsetDateTime = datetime!(2026-03-01 08:00 UTC);
 
-struct Ctx {
-    url: DatabaseUrl,
-    db: TestDatabase,
-    _dir: tempfile::TempDir,
-}
-
-impl Ctx {
-    async fn open(&self) -> Store {
-        Store::open(
-            &self.url,
-            &StoreOptions::default(),
-            NodeId::from_uuid(Uuid::new_v4()),
-        )
-        .await
-        .expect("store opens")
-    }
-}
-
-type TestFn = fn(&Ctx) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
-
-async fn run(backend: Backend, test: TestFn) {
-    assert!(backends_under_test().contains(&backend));
-    let dir = tempfile::tempdir().unwrap();
-    let db = TestDatabase::new(backend, dir.path()).await;
-    let ctx = Ctx {
-        url: db.url().clone(),
-        db,
-        _dir: dir,
-    };
-    let outcome = AssertUnwindSafe(test(&ctx)).catch_unwind().await;
-    ctx.db.drop_database().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::run(galien_store::Backend::Sqlite, |ctx| Box::pin(super::$name(ctx))).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::run(galien_store::Backend::Postgres, |ctx| Box::pin(super::$name(ctx))).await;
-                }
-            )*
-        }
-    };
-}
+#[macro_use]
+mod common;
+use common::Ctx;
 
 both_backends! {
     acc6_each_permit_commits_its_trace_with_the_access,
