@@ -19,6 +19,7 @@ pub mod texts;
 pub mod texts_dpo;
 pub mod texts_incidents;
 pub mod texts_lead;
+pub mod texts_monitoring;
 pub mod texts_patients;
 
 use axum::Router;
@@ -121,6 +122,7 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
         .merge(pages::emergency_review::routes())
         .merge(pages::incidents::routes())
         .merge(pages::my_record::routes())
+        .merge(pages::monitoring::routes())
         .route_layer(axum::middleware::from_fn(observe::record_route))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)

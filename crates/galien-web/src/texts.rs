@@ -31,6 +31,7 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'sta
         .chain(crate::texts_dpo::TEXTS.iter())
         .chain(crate::texts_patients::TEXTS.iter())
         .chain(crate::texts_incidents::TEXTS.iter())
+        .chain(crate::texts_monitoring::TEXTS.iter())
 }
 
 /// (key, French, English)

@@ -57,6 +57,15 @@ pub async fn enrol(
             until: None,
         });
     }
+    // Already enrolled in this programme: refuse before recording a second consent.
+    if app
+        .store
+        .monitoring_enrolment(patient)
+        .await?
+        .is_some_and(|e| e.programme == programme.as_str())
+    {
+        return Err(AppError::Refused(ErrorCode::AlreadyEnrolled));
+    }
     clinical::record_consent(
         app,
         actor,

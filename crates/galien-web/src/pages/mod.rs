@@ -10,6 +10,7 @@ pub mod home;
 pub mod incidents;
 pub mod login;
 pub mod machines;
+pub mod monitoring;
 pub mod my_record;
 pub mod oidc;
 pub mod patients;
@@ -53,6 +54,8 @@ pub struct Nav {
     pub is_dpo: bool,
     /// Shows the patients link (the roles that care for or register patients).
     pub sees_patients: bool,
+    /// Shows the "Télésurveillance" link (the health professionals' alert board, ACT-3).
+    pub sees_monitoring: bool,
     /// Shows the "Mon dossier" link (a patient's own record and its access log, TRACE-4).
     pub is_patient: bool,
     /// For the DPO: open incidents, as a badge on the "Incidents" link (TRACE-6). Counted only
@@ -74,6 +77,7 @@ pub fn frame(lang: Lang, here: impl Into<String>, current: Option<&Current>) -> 
             is_admin: c.user.role == galien_core::identity::Role::Administrateur,
             is_dpo: c.user.role == galien_core::identity::Role::Dpo,
             sees_patients: sees_patients(c.user.role),
+            sees_monitoring: c.user.role.is_health_professional(),
             is_patient: c.user.role == galien_core::identity::Role::Patient,
             open_incidents: None,
             strong: c.is_strong(),

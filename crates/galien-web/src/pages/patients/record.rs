@@ -68,6 +68,8 @@ struct Typed {
     member_email: String,
     member_until: String,
     account_email: String,
+    /// The telemonitoring forms (ACT-3).
+    monitoring: crate::pages::monitoring::section::Typed,
 }
 
 /// What a summary shows besides the record: the NIR asked for, a notice, a refusal.
@@ -119,6 +121,8 @@ struct SummaryPage {
     means: Vec<(&'static str, &'static str)>,
     typed: Typed,
     today: String,
+    /// The telemonitoring section (ACT-3), for those who read the clinical record.
+    monitoring: Option<crate::pages::monitoring::section::Section>,
 }
 
 fn summary_page(
@@ -244,6 +248,7 @@ fn summary_page(
             .collect(),
         typed: shown.typed,
         today: iso_date(now.date()),
+        monitoring: None,
         id,
     }
 }
@@ -310,7 +315,12 @@ async fn show_summary(
     let lang = ctx.lang;
     match clinical::summary(&state.app, &current.actor(), ctx, id).await {
         Ok(s) => {
-            let p = summary_page(state, current, lang, s, shown);
+            let typed = shown.typed.monitoring.clone();
+            let t = T { lang };
+            let section =
+                crate::pages::monitoring::section::section(state, current, &s, id, typed, t).await;
+            let mut p = summary_page(state, current, lang, s, shown);
+            p.monitoring = section;
             Ok(render(status, &p))
         }
         Err(e) if e.code() == ErrorCode::AccessDenied => {
@@ -355,6 +365,8 @@ pub async fn show(
         Some("member_ended") => Some("patients.done.member_ended"),
         Some("emergency") => Some("patients.done.emergency"),
         Some("account") => Some("patients.done.account"),
+        Some("monitoring") => Some("monitoring.done.enrolled"),
+        Some("device") => Some("monitoring.done.device"),
         _ => None,
     };
     let shown = Shown {
@@ -763,5 +775,88 @@ pub async fn link_account(
     match access_log::link_account(&state.app, &current.actor(), &ctx, id, &email).await {
         Ok(_) => Ok(back_to(id, "account", "compte")),
         Err(e) => change_refused(&state, &current, &ctx, id, e, typed).await,
+    }
+}
+
+/// `POST /patients/{id}/monitoring`: enrols the patient in telemonitoring, recording their consent
+/// and naming the monitoring professionals (ACT-3). Routed by `monitoring::routes`.
+pub async fn enrol_monitoring(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    form: Result<Form<crate::pages::monitoring::section::EnrolForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    let typed = Typed {
+        monitoring: form.typed(),
+        ..Typed::default()
+    };
+    let input = match form.read(T { lang }) {
+        Ok(input) => input,
+        Err(errors) => {
+            let shown = Shown::refused(errors, typed);
+            return show_summary(&state, &current, &ctx, id, StatusCode::BAD_REQUEST, shown).await;
+        }
+    };
+    let enrolled = galien_app::telemonitoring::enrol::enrol(
+        &state.app,
+        &current.actor(),
+        &ctx,
+        id,
+        input.programme,
+        None,
+        &input.hours,
+        &input.monitors,
+        input.means,
+    )
+    .await;
+    match enrolled {
+        Ok(_) => Ok(back_to(id, "monitoring", "telesurveillance")),
+        Err(e) => change_refused(&state, &current, &ctx, id, e, typed).await,
+    }
+}
+
+/// `POST /patients/{id}/monitoring/devices`: attaches a device (a machine client of kind
+/// `device`) to the patient's enrolment (ACT-3). Routed by `monitoring::routes`.
+pub async fn attach_device(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    form: Result<Form<crate::pages::monitoring::section::DeviceForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let t = T { lang };
+    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
+    let id = patient_id(&id, lang)?;
+    let typed = Typed {
+        monitoring: form.typed(),
+        ..Typed::default()
+    };
+    let attached = match form.client() {
+        Some(client) => {
+            galien_app::telemonitoring::enrol::attach_device(
+                &state.app,
+                &current.actor(),
+                &ctx,
+                id,
+                client,
+            )
+            .await
+        }
+        None => Err(AppError::Refused(ErrorCode::NotFound)),
+    };
+    match attached {
+        Ok(()) => Ok(back_to(id, "device", "telesurveillance")),
+        Err(e) => match crate::pages::monitoring::section::device_refusal(e.code(), t) {
+            Some(message) => {
+                let shown = Shown::refused(vec![message], typed);
+                show_summary(&state, &current, &ctx, id, StatusCode::BAD_REQUEST, shown).await
+            }
+            None => change_refused(&state, &current, &ctx, id, e, typed).await,
+        },
     }
 }
