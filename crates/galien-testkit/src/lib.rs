@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod oidc;
+pub mod pages;
 pub mod people;
 pub mod smtp;
 

@@ -285,3 +285,43 @@ pub fn rpps(body: &str) -> String {
         galien_core::identity::luhn_check_digit(body).unwrap()
     )
 }
+
+/// Who brings people in: the node, its clock and a signed-in administrator.
+#[derive(Clone, Copy)]
+pub struct Inviter<'a> {
+    server: &'a TestServer,
+    clock: &'a ManualClock,
+    admin: &'a Enrolled,
+}
+
+impl<'a> Inviter<'a> {
+    /// The administrator `admin` of `server`, whose clock is `clock`.
+    pub fn new(server: &'a TestServer, clock: &'a ManualClock, admin: &'a Enrolled) -> Inviter<'a> {
+        Inviter {
+            server,
+            clock,
+            admin,
+        }
+    }
+
+    /// A person of `role` invited by the administrator who has accepted (password set, TOTP
+    /// enrolled). `rpps_body`: the 10-digit body of a health professional's RPPS number, `None`
+    /// for others.
+    pub async fn person(
+        self,
+        role: &str,
+        name: &str,
+        email: &str,
+        rpps_body: Option<&str>,
+    ) -> Enrolled {
+        let pid = rpps_body.map(rpps).unwrap_or_default();
+        let link = invite(&self.admin.agent, role, name, email, &pid).await;
+        accept_invitation(self.server, &link, email, self.clock).await
+    }
+}
+
+/// Submits the form of `page` to `action` with fields held as `String`s (see [`Agent::submit`]).
+pub async fn submit(agent: &Agent, page: &str, action: &str, fields: &[(&str, String)]) -> Page {
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    agent.submit(page, action, &fields).await
+}

@@ -394,6 +394,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     // The patient's own measurements.
     ("monitoring.own.title", "Mes mesures", "My measurements"),
     (
+        "monitoring.own.emergency",
+        "En cas d'urgence, appelez le 15 (ou le 112). La télésurveillance n'est pas un service d'urgence : vos mesures sont lues aux heures prévues par votre équipe.",
+        "In an emergency, call 15 (or 112). Telemonitoring is not an emergency service: your measurements are read during the hours your care team set.",
+    ),
+    (
         "monitoring.own.lead",
         "Saisissez ici une mesure prise vous-même ; elle rejoint votre dossier et, si vous êtes en télésurveillance, l'équipe qui vous suit la voit.",
         "Enter a measurement you took yourself; it joins your record and, if you are under telemonitoring, the team following you sees it.",

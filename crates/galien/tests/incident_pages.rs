@@ -15,7 +15,8 @@
 
 use galien_core::{Clock, ManualClock};
 use galien_store::Backend;
-use galien_testkit::people::{self, Agent, Enrolled, PASSWORD, Page};
+use galien_testkit::pages;
+use galien_testkit::people::{self, Agent, Enrolled, Inviter, Page, submit};
 use galien_testkit::{Options, TestServer};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -49,18 +50,6 @@ struct World {
     dpo: Enrolled,
 }
 
-async fn person(
-    w: &World,
-    role: &str,
-    name: &str,
-    email: &str,
-    rpps_body: Option<&str>,
-) -> Enrolled {
-    let pid = rpps_body.map(people::rpps).unwrap_or_default();
-    let link = people::invite(&w.admin.agent, role, name, email, &pid).await;
-    people::accept_invitation(&w.s, &link, email, &w.clock).await
-}
-
 async fn world_with(backend: Backend, settings: Vec<(&'static str, toml::Value)>) -> World {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
     let s = TestServer::start_with(
@@ -82,26 +71,25 @@ async fn world_with(backend: Backend, settings: Vec<(&'static str, toml::Value)>
         clock,
         admin,
     };
-    w.doc = person(
-        &w,
-        "medecin",
-        "Dr Bernard Martin",
-        "b.martin@galien.test",
-        Some("1000000042"),
-    )
-    .await;
-    w.secretary = person(&w, "secretaire", "Sam Secrétaire", "sec@galien.test", None).await;
-    w.dpo = person(&w, "dpo", "Delphine Po", "dpo@galien.test", None).await;
+    w.doc = Inviter::new(&w.s, &w.clock, &w.admin)
+        .person(
+            "medecin",
+            "Dr Bernard Martin",
+            "b.martin@galien.test",
+            Some("1000000042"),
+        )
+        .await;
+    w.secretary = Inviter::new(&w.s, &w.clock, &w.admin)
+        .person("secretaire", "Sam Secrétaire", "sec@galien.test", None)
+        .await;
+    w.dpo = Inviter::new(&w.s, &w.clock, &w.admin)
+        .person("dpo", "Delphine Po", "dpo@galien.test", None)
+        .await;
     w
 }
 
 async fn world(backend: Backend) -> World {
     world_with(backend, Vec::new()).await
-}
-
-async fn submit(agent: &Agent, page: &str, action: &str, fields: &[(&str, String)]) -> Page {
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    agent.submit(page, action, &fields).await
 }
 
 /// `2026-11-28T09:00`, as a `datetime-local` field holds it (UTC).
@@ -530,15 +518,12 @@ struct Patients {
 }
 
 async fn patients(w: &World) -> Patients {
-    let claire = person(w, "patient", "Claire Martin", "claire@patients.test", None).await;
-    let paul = person(
-        w,
-        "patient",
-        "Paul Sans-Dossier",
-        "paul@patients.test",
-        None,
-    )
-    .await;
+    let claire = Inviter::new(&w.s, &w.clock, &w.admin)
+        .person("patient", "Claire Martin", "claire@patients.test", None)
+        .await;
+    let paul = Inviter::new(&w.s, &w.clock, &w.admin)
+        .person("patient", "Paul Sans-Dossier", "paul@patients.test", None)
+        .await;
     let path = register(&w.doc.agent, "Martin", "Claire").await;
     let r = submit(
         &w.doc.agent,
@@ -569,14 +554,14 @@ async fn link(w: &World, p: &Patients) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace4_patient_reads_own_record_and_who_accessed_it() {
     let w = world(Backend::Sqlite).await;
-    let other = person(
-        &w,
-        "medecin",
-        "Dr Autre Confrère",
-        "autre@galien.test",
-        Some("1000000043"),
-    )
-    .await;
+    let other = Inviter::new(&w.s, &w.clock, &w.admin)
+        .person(
+            "medecin",
+            "Dr Autre Confrère",
+            "autre@galien.test",
+            Some("1000000043"),
+        )
+        .await;
     let p = patients(&w).await;
     // Another doctor's patient, whose accesses Claire must not see.
     let elsewhere = register(&other.agent, "Durand", "Jeanne").await;
@@ -726,75 +711,10 @@ async fn trace4_patient_reads_own_record_and_who_accessed_it() {
 mod browser {
     use super::*;
     use galien_testkit::browser::{Browser, Page as BrowserPage, PageOptions};
-    use serde_json::json;
 
-    /// Checks the page as shown now (no sideways scrolling, one `<h1>`, every field labelled,
-    /// tables captioned), then saves a screenshot of the whole page.
+    /// The shared page checks, the screenshot named `incidents-{name}`.
     async fn check(page: &BrowserPage, name: &str, width: u32, mobile: bool) {
-        page.set_viewport(width, 800, mobile).await;
-        let facts = page
-            .execute(
-                r#"
-                const unlabelled = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-                  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
-                  .map(e => e.name || e.id);
-                const unnamed = [...document.querySelectorAll('button, a')]
-                  .filter(e => !(e.textContent.trim() || e.getAttribute('aria-label')))
-                  .map(e => e.outerHTML.slice(0, 60));
-                const tables = [...document.querySelectorAll('table')]
-                  .filter(t => !t.querySelector('caption') || !t.querySelector('th[scope]'))
-                  .map(t => t.id);
-                const wide = [...document.querySelectorAll('body *')]
-                  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-                  .map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5);
-                return {
-                  overflow: document.documentElement.scrollWidth - window.innerWidth,
-                  height: document.documentElement.scrollHeight,
-                  h1: document.querySelectorAll('h1').length,
-                  unlabelled, unnamed, tables, wide,
-                };"#,
-                vec![],
-            )
-            .await;
-        assert!(
-            facts["overflow"].as_i64().unwrap() <= 0,
-            "{name}: scrolls sideways: {facts}"
-        );
-        assert_eq!(facts["h1"], 1, "{name}: {facts}");
-        assert_eq!(facts["unlabelled"], json!([]), "{name}: {facts}");
-        assert_eq!(facts["unnamed"], json!([]), "{name}: {facts}");
-        assert_eq!(
-            facts["tables"],
-            json!([]),
-            "{name}: tables need <caption> and <th scope>"
-        );
-        let height = facts["height"].as_u64().unwrap().clamp(600, 6000) as u32;
-        page.set_viewport(width, height, mobile).await;
-        page.save_screenshot(&format!("incidents-{name}")).await;
-        page.set_viewport(width, 800, mobile).await;
-    }
-
-    async fn sign_in(page: &BrowserPage, s: &TestServer, who: &Enrolled, clock: &ManualClock) {
-        page.goto(&s.url("/login")).await;
-        let fill = |css: &'static str, text: String| async move {
-            let e = page.find(css).await;
-            e.clear().await;
-            e.send_keys(&text).await;
-        };
-        fill("#email", who.email.clone()).await;
-        fill("#password", PASSWORD.to_owned()).await;
-        page.find("form[action='/login'] button[type=submit]")
-            .await
-            .click()
-            .await;
-        page.wait_for("#code", StdDuration::from_secs(10)).await;
-        fill("#code", people::next_code(clock, &who.totp)).await;
-        page.find("form[action='/login/factor'] button[type=submit]")
-            .await
-            .click()
-            .await;
-        page.wait_for_url(|u| u.ends_with("/account"), StdDuration::from_secs(10))
-            .await;
+        pages::check(page, &format!("incidents-{name}"), width, mobile).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -853,7 +773,7 @@ mod browser {
         let browser = Browser::start().await;
         let page = browser.page(PageOptions::default()).await;
         page.set_viewport(375, 800, true).await;
-        sign_in(&page, &w.s, &w.dpo, &w.clock).await;
+        pages::sign_in(&page, &w.s, &w.dpo, &w.clock).await;
         for (width, mobile, screen) in [(375, true, "phone"), (1280, false, "desktop")] {
             page.goto(&w.s.url("/dpo/incidents")).await;
             page.wait_for("#incidents", StdDuration::from_secs(10))
@@ -873,7 +793,7 @@ mod browser {
 
         let patient = browser.page(PageOptions::default()).await;
         patient.set_viewport(375, 800, true).await;
-        sign_in(&patient, &w.s, &p.claire, &w.clock).await;
+        pages::sign_in(&patient, &w.s, &p.claire, &w.clock).await;
         for (width, mobile, screen) in [(375, true, "phone"), (1280, false, "desktop")] {
             patient.goto(&w.s.url("/me/record")).await;
             patient

@@ -18,7 +18,8 @@
 
 use galien_core::ManualClock;
 use galien_store::Backend;
-use galien_testkit::people::{self, Agent, Enrolled, PASSWORD, Page};
+use galien_testkit::pages;
+use galien_testkit::people::{self, Agent, Enrolled, Inviter, PASSWORD, Page, submit};
 use galien_testkit::{Options, TestServer};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -57,19 +58,6 @@ struct World {
     secretary: Enrolled,
 }
 
-async fn person(
-    w: (&TestServer, &ManualClock, &Enrolled),
-    role: &str,
-    name: &str,
-    email: &str,
-    rpps_body: Option<&str>,
-) -> Enrolled {
-    let (s, clock, admin) = w;
-    let pid = rpps_body.map(people::rpps).unwrap_or_default();
-    let link = people::invite(&admin.agent, role, name, email, &pid).await;
-    people::accept_invitation(s, &link, email, clock).await
-}
-
 async fn world(backend: Backend) -> World {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
     let s = TestServer::start_with(
@@ -81,32 +69,34 @@ async fn world(backend: Backend) -> World {
     )
     .await;
     let admin = people::enrol_first_admin(&s, &clock).await;
-    let w = (&s, clock.as_ref(), &admin);
-    let doc = person(
-        w,
-        "medecin",
-        "Dr Bernard Martin",
-        "b.martin@galien.test",
-        Some("1000000042"),
-    )
-    .await;
-    let nurse = person(
-        w,
-        "infirmier",
-        "Inès Infirmière",
-        "i.nurse@galien.test",
-        Some("1000000044"),
-    )
-    .await;
-    let stranger = person(
-        w,
-        "infirmier",
-        "Igor Ailleurs",
-        "i.ailleurs@galien.test",
-        Some("1000000045"),
-    )
-    .await;
-    let secretary = person(w, "secretaire", "Sam Secrétaire", "sec@galien.test", None).await;
+    let w = Inviter::new(&s, &clock, &admin);
+    let doc = w
+        .person(
+            "medecin",
+            "Dr Bernard Martin",
+            "b.martin@galien.test",
+            Some("1000000042"),
+        )
+        .await;
+    let nurse = w
+        .person(
+            "infirmier",
+            "Inès Infirmière",
+            "i.nurse@galien.test",
+            Some("1000000044"),
+        )
+        .await;
+    let stranger = w
+        .person(
+            "infirmier",
+            "Igor Ailleurs",
+            "i.ailleurs@galien.test",
+            Some("1000000045"),
+        )
+        .await;
+    let secretary = w
+        .person("secretaire", "Sam Secrétaire", "sec@galien.test", None)
+        .await;
     World {
         s,
         clock,
@@ -116,11 +106,6 @@ async fn world(backend: Backend) -> World {
         stranger,
         secretary,
     }
-}
-
-async fn submit(agent: &Agent, page: &str, action: &str, fields: &[(&str, String)]) -> Page {
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    agent.submit(page, action, &fields).await
 }
 
 /// A patient's identity as the registration form sends it (no NIR: provisional identity).
@@ -751,23 +736,13 @@ async fn act3_live_board_socket_says_alerts_changed_and_refuses_strangers(backen
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn act3_patient_enters_weight_sees_chart_and_bad_input_changes_nothing() {
     let w = world(Backend::Sqlite).await;
-    let admin_world = (&w.s, w.clock.as_ref(), &w.admin);
-    let claire = person(
-        admin_world,
-        "patient",
-        "Claire Martin",
-        "claire@patients.test",
-        None,
-    )
-    .await;
-    let unlinked = person(
-        admin_world,
-        "patient",
-        "Paul Durand",
-        "paul@patients.test",
-        None,
-    )
-    .await;
+    let admin_world = Inviter::new(&w.s, &w.clock, &w.admin);
+    let claire = admin_world
+        .person("patient", "Claire Martin", "claire@patients.test", None)
+        .await;
+    let unlinked = admin_world
+        .person("patient", "Paul Durand", "paul@patients.test", None)
+        .await;
     let path = register_claire(&w.doc.agent).await;
     // The doctor links her account ("Associer le compte du patient") and enrols her.
     let r = submit(
@@ -792,6 +767,8 @@ async fn act3_patient_enters_weight_sees_chart_and_bad_input_changes_nothing() {
     let page = me.get("/me/measures").await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.has("href=\"/me/measures\""), "nav link");
+    // The patient is told whom to call in an emergency (ACT-3).
+    assert!(page.has("appelez le 15"), "{}", page.body);
     assert!(page.has("id=\"measure-form\""));
     assert!(page.has("(UTC)"), "the form says the time is UTC");
     assert_eq!(
@@ -925,81 +902,9 @@ mod browser {
     use super::*;
     use galien_testkit::browser::{Browser, Page as BrowserPage, PageOptions};
 
-    /// Checks the page as shown now (no sideways scrolling, one `<h1>`, every field labelled,
-    /// tables captioned), then saves a screenshot of the whole page.
+    /// The shared page checks, the screenshot named `monitoring-{name}`.
     async fn check(page: &BrowserPage, name: &str, width: u32, mobile: bool) {
-        page.set_viewport(width, 800, mobile).await;
-        let facts = page
-            .execute(
-                r#"
-                const unlabelled = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-                  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
-                  .map(e => e.name || e.id);
-                const unnamed = [...document.querySelectorAll('button, a')]
-                  .filter(e => !(e.textContent.trim() || e.getAttribute('aria-label')))
-                  .map(e => e.outerHTML.slice(0, 60));
-                const tables = [...document.querySelectorAll('table')]
-                  .filter(t => !t.querySelector('caption') || !t.querySelector('th[scope]'))
-                  .map(t => t.id);
-                const wide = [...document.querySelectorAll('body *')]
-                  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-                  .map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5);
-                const svgs = [...document.querySelectorAll('svg.chart-svg')]
-                  .map(s => Math.round(s.getBoundingClientRect().width));
-                return {
-                  overflow: document.documentElement.scrollWidth - window.innerWidth,
-                  height: document.documentElement.scrollHeight,
-                  h1: document.querySelectorAll('h1').length,
-                  unlabelled, unnamed, tables, wide, svgs,
-                };"#,
-                vec![],
-            )
-            .await;
-        assert!(
-            facts["overflow"].as_i64().unwrap() <= 0,
-            "{name}: scrolls sideways: {facts}"
-        );
-        assert_eq!(facts["h1"], 1, "{name}: {facts}");
-        assert_eq!(facts["unlabelled"], json!([]), "{name}: {facts}");
-        assert_eq!(facts["unnamed"], json!([]), "{name}: {facts}");
-        assert_eq!(
-            facts["tables"],
-            json!([]),
-            "{name}: tables need <caption> and <th scope>"
-        );
-        for w in facts["svgs"].as_array().unwrap() {
-            assert!(
-                w.as_u64().unwrap() >= 280,
-                "{name}: a chart too narrow: {facts}"
-            );
-        }
-        let height = facts["height"].as_u64().unwrap().clamp(600, 8000) as u32;
-        page.set_viewport(width, height, mobile).await;
-        page.save_screenshot(&format!("monitoring-{name}")).await;
-        page.set_viewport(width, 800, mobile).await;
-    }
-
-    async fn sign_in(page: &BrowserPage, s: &TestServer, who: &Enrolled, clock: &ManualClock) {
-        page.goto(&s.url("/login")).await;
-        let fill = |css: &'static str, text: String| async move {
-            let e = page.find(css).await;
-            e.clear().await;
-            e.send_keys(&text).await;
-        };
-        fill("#email", who.email.clone()).await;
-        fill("#password", PASSWORD.to_owned()).await;
-        page.find("form[action='/login'] button[type=submit]")
-            .await
-            .click()
-            .await;
-        page.wait_for("#code", StdDuration::from_secs(10)).await;
-        fill("#code", people::next_code(clock, &who.totp)).await;
-        page.find("form[action='/login/factor'] button[type=submit]")
-            .await
-            .click()
-            .await;
-        page.wait_for_url(|u| u.ends_with("/account"), StdDuration::from_secs(10))
-            .await;
+        pages::check(page, &format!("monitoring-{name}"), width, mobile).await;
     }
 
     /// Two weeks of a heart-failure patient's measurements, with a low SpO2, a fast heart and a
@@ -1080,7 +985,7 @@ mod browser {
         let browser = Browser::start().await;
         let page = browser.page(PageOptions::default()).await;
         page.set_viewport(375, 800, true).await;
-        sign_in(&page, &w.s, &w.nurse, &w.clock).await;
+        pages::sign_in(&page, &w.s, &w.nurse, &w.clock).await;
         page.goto(&w.s.url("/monitoring")).await;
         page.wait_until_js(
             "document.getElementById('tableau').dataset.liveState === 'open'",
@@ -1172,7 +1077,7 @@ mod browser {
         // The summary's section, as the médecin sees it.
         let doc = browser.page(PageOptions::default()).await;
         doc.set_viewport(375, 800, true).await;
-        sign_in(&doc, &w.s, &w.doc, &w.clock).await;
+        pages::sign_in(&doc, &w.s, &w.doc, &w.clock).await;
         doc.goto(&w.s.url(&path)).await;
         doc.wait_for("#telesurveillance", StdDuration::from_secs(10))
             .await;
@@ -1184,14 +1089,9 @@ mod browser {
         check(&doc, "summary-enrol-phone", 375, true).await;
 
         // The patient's own page.
-        let claire = person(
-            (&w.s, w.clock.as_ref(), &w.admin),
-            "patient",
-            "Claire Martin",
-            "claire@patients.test",
-            None,
-        )
-        .await;
+        let claire = Inviter::new(&w.s, &w.clock, &w.admin)
+            .person("patient", "Claire Martin", "claire@patients.test", None)
+            .await;
         let r = submit(
             &w.doc.agent,
             &path,
@@ -1202,7 +1102,7 @@ mod browser {
         assert_eq!(r.status, 303, "{}", r.body);
         let me = browser.page(PageOptions::default()).await;
         me.set_viewport(375, 800, true).await;
-        sign_in(&me, &w.s, &claire, &w.clock).await;
+        pages::sign_in(&me, &w.s, &claire, &w.clock).await;
         me.goto(&w.s.url("/me/measures")).await;
         // The unit follows the measure chosen.
         me.execute(

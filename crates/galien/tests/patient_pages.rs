@@ -16,7 +16,8 @@
 use galien_core::ManualClock;
 use galien_core::nir::{Nir, compute_key};
 use galien_store::Backend;
-use galien_testkit::people::{self, Agent, Enrolled, PASSWORD, Page};
+use galien_testkit::pages;
+use galien_testkit::people::{self, Agent, Enrolled, Inviter, submit};
 use galien_testkit::{Options, TestServer};
 use std::sync::Arc;
 use time::macros::datetime;
@@ -63,19 +64,6 @@ struct World {
     dpo: Enrolled,
 }
 
-async fn person(
-    w: (&TestServer, &ManualClock, &Enrolled),
-    role: &str,
-    name: &str,
-    email: &str,
-    rpps_body: Option<&str>,
-) -> Enrolled {
-    let (s, clock, admin) = w;
-    let pid = rpps_body.map(people::rpps).unwrap_or_default();
-    let link = people::invite(&admin.agent, role, name, email, &pid).await;
-    people::accept_invitation(s, &link, email, clock).await
-}
-
 async fn world(backend: Backend) -> World {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
     let s = TestServer::start_with(
@@ -87,33 +75,37 @@ async fn world(backend: Backend) -> World {
     )
     .await;
     let admin = people::enrol_first_admin(&s, &clock).await;
-    let w = (&s, clock.as_ref(), &admin);
-    let doc = person(
-        w,
-        "medecin",
-        "Dr Bernard Martin",
-        "b.martin@galien.test",
-        Some("1000000042"),
-    )
-    .await;
-    let stranger = person(
-        w,
-        "medecin",
-        "Dr Urgence Durand",
-        "u.durand@galien.test",
-        Some("1000000043"),
-    )
-    .await;
-    let nurse = person(
-        w,
-        "infirmier",
-        "Inès Infirmière",
-        "i.nurse@galien.test",
-        Some("1000000044"),
-    )
-    .await;
-    let secretary = person(w, "secretaire", "Sam Secrétaire", "sec@galien.test", None).await;
-    let dpo = person(w, "dpo", "Delphine Po", "dpo@galien.test", None).await;
+    let w = Inviter::new(&s, &clock, &admin);
+    let doc = w
+        .person(
+            "medecin",
+            "Dr Bernard Martin",
+            "b.martin@galien.test",
+            Some("1000000042"),
+        )
+        .await;
+    let stranger = w
+        .person(
+            "medecin",
+            "Dr Urgence Durand",
+            "u.durand@galien.test",
+            Some("1000000043"),
+        )
+        .await;
+    let nurse = w
+        .person(
+            "infirmier",
+            "Inès Infirmière",
+            "i.nurse@galien.test",
+            Some("1000000044"),
+        )
+        .await;
+    let secretary = w
+        .person("secretaire", "Sam Secrétaire", "sec@galien.test", None)
+        .await;
+    let dpo = w
+        .person("dpo", "Delphine Po", "dpo@galien.test", None)
+        .await;
     World {
         s,
         clock,
@@ -143,11 +135,6 @@ fn claire_fields(nir: &str) -> Vec<(&'static str, String)> {
         ("address", "12 rue des Lilas\n75011 Paris".into()),
         ("referring_doctor", "Dr Bernard Martin".into()),
     ]
-}
-
-async fn submit(agent: &Agent, page: &str, action: &str, fields: &[(&str, String)]) -> Page {
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    agent.submit(page, action, &fields).await
 }
 
 /// Registers Claire through the form; returns her record's path.
@@ -566,74 +553,11 @@ async fn data2_bad_input_is_refused_and_changes_nothing() {
 mod browser {
     use super::*;
     use galien_testkit::browser::{Browser, Page as BrowserPage, PageOptions};
-    use serde_json::json;
     use std::time::Duration;
 
-    /// Checks the page as shown now (no sideways scrolling, one `<h1>`, every field labelled),
-    /// then saves a screenshot of the whole page.
+    /// The shared page checks, the screenshot named `patients-{name}`.
     async fn check(page: &BrowserPage, name: &str, width: u32, mobile: bool) {
-        page.set_viewport(width, 800, mobile).await;
-        let facts = page
-            .execute(
-                r#"
-                const unlabelled = [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
-                  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
-                  .map(e => e.name || e.id);
-                const unnamed = [...document.querySelectorAll('button, a')]
-                  .filter(e => !(e.textContent.trim() || e.getAttribute('aria-label')))
-                  .map(e => e.outerHTML.slice(0, 60));
-                const tables = [...document.querySelectorAll('table')]
-                  .filter(t => !t.querySelector('caption') || !t.querySelector('th[scope]'))
-                  .map(t => t.id);
-                return {
-                  overflow: document.documentElement.scrollWidth - window.innerWidth,
-                  height: document.documentElement.scrollHeight,
-                  h1: document.querySelectorAll('h1').length,
-                  unlabelled, unnamed, tables,
-                };"#,
-                vec![],
-            )
-            .await;
-        assert!(
-            facts["overflow"].as_i64().unwrap() <= 0,
-            "{name}: scrolls sideways: {facts}"
-        );
-        assert_eq!(facts["h1"], 1, "{name}: {facts}");
-        assert_eq!(facts["unlabelled"], json!([]), "{name}: {facts}");
-        assert_eq!(facts["unnamed"], json!([]), "{name}: {facts}");
-        assert_eq!(
-            facts["tables"],
-            json!([]),
-            "{name}: tables need <caption> and <th scope>"
-        );
-        // The whole page in one picture.
-        let height = facts["height"].as_u64().unwrap().clamp(600, 6000) as u32;
-        page.set_viewport(width, height, mobile).await;
-        page.save_screenshot(&format!("patients-{name}")).await;
-        page.set_viewport(width, 800, mobile).await;
-    }
-
-    async fn sign_in(page: &BrowserPage, s: &TestServer, who: &Enrolled, clock: &ManualClock) {
-        page.goto(&s.url("/login")).await;
-        let fill = |css: &'static str, text: String| async move {
-            let e = page.find(css).await;
-            e.clear().await;
-            e.send_keys(&text).await;
-        };
-        fill("#email", who.email.clone()).await;
-        fill("#password", PASSWORD.to_owned()).await;
-        page.find("form[action='/login'] button[type=submit]")
-            .await
-            .click()
-            .await;
-        page.wait_for("#code", Duration::from_secs(10)).await;
-        fill("#code", people::next_code(clock, &who.totp)).await;
-        page.find("form[action='/login/factor'] button[type=submit]")
-            .await
-            .click()
-            .await;
-        page.wait_for_url(|u| u.ends_with("/account"), Duration::from_secs(10))
-            .await;
+        pages::check(page, &format!("patients-{name}"), width, mobile).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -682,7 +606,7 @@ mod browser {
         let browser = Browser::start().await;
         let page = browser.page(PageOptions::default()).await;
         page.set_viewport(375, 800, true).await;
-        sign_in(&page, &w.s, &w.doc, &w.clock).await;
+        pages::sign_in(&page, &w.s, &w.doc, &w.clock).await;
         for (width, mobile, screen) in [(375, true, "phone"), (1280, false, "desktop")] {
             page.goto(&w.s.url("/patients")).await;
             check(&page, &format!("list-{screen}"), width, mobile).await;
@@ -716,7 +640,7 @@ mod browser {
         // The refusal with the emergency form, then the record under emergency access.
         let other = browser.page(PageOptions::default()).await;
         other.set_viewport(375, 800, true).await;
-        sign_in(&other, &w.s, &w.stranger, &w.clock).await;
+        pages::sign_in(&other, &w.s, &w.stranger, &w.clock).await;
         other.goto(&w.s.url(&path)).await;
         check(&other, "denied-phone", 375, true).await;
         other.find("#reason").await.send_keys(REASON).await;
@@ -733,7 +657,7 @@ mod browser {
         // The DPO's review queue.
         let dpo = browser.page(PageOptions::default()).await;
         dpo.set_viewport(375, 800, true).await;
-        sign_in(&dpo, &w.s, &w.dpo, &w.clock).await;
+        pages::sign_in(&dpo, &w.s, &w.dpo, &w.clock).await;
         dpo.goto(&w.s.url("/dpo/emergency")).await;
         check(&dpo, "dpo-emergency-phone", 375, true).await;
         dpo.find("textarea[name=note]")

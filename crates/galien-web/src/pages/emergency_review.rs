@@ -6,7 +6,7 @@ use crate::WebState;
 use crate::auth::{Ctx, Strong};
 use crate::errors::PageError;
 use crate::pages::patients::{page_error, refused};
-use crate::pages::{Frame, checked_form, frame, human_time, render};
+use crate::pages::{DoneQuery, Frame, checked_form, frame, human_time, render};
 use crate::texts::T;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -70,13 +70,6 @@ struct ReviewPage {
     /// The access whose form was refused, and the note typed.
     typed_for: String,
     typed_note: String,
-}
-
-/// Query of the page: which review was just made.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: Option<String>,
 }
 
 /// What the page shows besides the accesses: a notice, or a refused form (access id and note typed).

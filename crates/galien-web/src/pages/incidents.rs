@@ -11,9 +11,10 @@
 use crate::WebState;
 use crate::auth::{Ctx, Strong};
 use crate::errors::PageError;
-use crate::pages::patients::{page_error, refused};
+use crate::pages::patients::{page_error, refused, require};
 use crate::pages::{
-    Frame, checked_form, frame, human_time, messages, render, status_of, with_open_incidents,
+    DoneQuery, Frame, checked_form, frame, human_time, local_input, messages, parse_local, render,
+    severity_class, status_of, with_open_incidents,
 };
 use crate::texts::T;
 use askama::Template;
@@ -30,7 +31,7 @@ use galien_core::identity::Role;
 use galien_core::{ErrorCode, Lang};
 use galien_store::{IncidentStatus, Severity};
 use serde::Deserialize;
-use time::{Duration, OffsetDateTime, PrimitiveDateTime};
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 /// The register's routes.
@@ -68,14 +69,6 @@ fn rule_label(rule: Option<&str>, t: T) -> String {
 
 fn severity_label(s: Severity, t: T) -> &'static str {
     t.s(&format!("incidents.severity.{}", s.as_str()))
-}
-
-fn severity_class(s: Severity) -> &'static str {
-    match s {
-        Severity::High => "sev sev-high",
-        Severity::Medium => "sev sev-medium",
-        Severity::Low => "sev sev-low",
-    }
 }
 
 fn status_label(s: IncidentStatus, t: T) -> &'static str {
@@ -191,20 +184,9 @@ fn severities(t: T, selected: &str) -> Vec<(&'static str, &'static str, bool)> {
         .collect()
 }
 
-/// Query of the pages: which change was just made.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 /// The DPO only; checked before reading a form, so others get 403 whatever they send.
 fn require_dpo(current: &Current, lang: Lang) -> Result<(), PageError> {
-    if current.user.role == Role::Dpo {
-        Ok(())
-    } else {
-        Err(refused(ErrorCode::AccessDenied, lang))
-    }
+    require(current.user.role == Role::Dpo, lang)
 }
 
 async fn dpo_frame(state: &WebState, current: &Current, lang: Lang, here: String) -> Frame {
@@ -364,34 +346,6 @@ pub struct QualifyForm {
     /// `yes`, `no` or `undecided`.
     inform_patients: String,
     patients_informed_at: String,
-}
-
-/// `2026-11-28T09:00`, as `datetime-local` inputs want it (UTC).
-fn local_input(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{}-{:02}-{:02}T{:02}:{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute()
-    )
-}
-
-/// A `datetime-local` value read as UTC: empty is `None`; seconds and a space for `T` are accepted.
-fn parse_local(raw: &str) -> Result<Option<OffsetDateTime>, ()> {
-    let raw = raw.trim().replacen(' ', "T", 1);
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    let minutes = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    let seconds =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    PrimitiveDateTime::parse(&raw, minutes)
-        .or_else(|_| PrimitiveDateTime::parse(&raw, seconds))
-        .map(|d| Some(d.assume_utc()))
-        .map_err(|_| ())
 }
 
 impl QualifyForm {

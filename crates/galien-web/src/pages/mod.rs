@@ -25,6 +25,8 @@ use axum::response::{Html, IntoResponse, Response};
 use galien_app::AppError;
 use galien_app::identity::session::Current;
 use galien_core::Lang;
+use serde::Deserialize;
+use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// What every page's frame shows.
 #[derive(Debug, Clone)]
@@ -153,6 +155,52 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
             .into_response()
         }
     }
+}
+
+/// Query of a page after a change: which change was just made (`?done=…`, shown as a notice).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DoneQuery {
+    /// The change just made.
+    pub done: Option<String>,
+}
+
+/// The class that colours a severity.
+pub(crate) fn severity_class(s: galien_store::Severity) -> &'static str {
+    use galien_store::Severity;
+    match s {
+        Severity::High => "sev sev-high",
+        Severity::Medium => "sev sev-medium",
+        Severity::Low => "sev sev-low",
+    }
+}
+
+/// `2026-11-28T09:00`, as `datetime-local` inputs want it (UTC).
+pub(crate) fn local_input(at: OffsetDateTime) -> String {
+    let at = at.to_offset(UtcOffset::UTC);
+    format!(
+        "{}-{:02}-{:02}T{:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
+/// A `datetime-local` value read as UTC: empty is `None`; seconds and a space for `T` are accepted.
+pub(crate) fn parse_local(raw: &str) -> Result<Option<OffsetDateTime>, ()> {
+    let raw = raw.trim().replacen(' ', "T", 1);
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let minutes = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let seconds =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    PrimitiveDateTime::parse(&raw, minutes)
+        .or_else(|_| PrimitiveDateTime::parse(&raw, seconds))
+        .map(|d| Some(d.assume_utc()))
+        .map_err(|_| ())
 }
 
 /// Formats an instant for people: `28/11/2026 à 17:40 UTC` in French, `2026-11-28 17:40 UTC` in English.

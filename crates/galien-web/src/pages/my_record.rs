@@ -9,7 +9,8 @@
 use crate::WebState;
 use crate::auth::{Ctx, Strong};
 use crate::errors::PageError;
-use crate::pages::patients::{human_date, ins_label, label, page_error, record, refused};
+use crate::pages::patients::record::{self, ConsentRow, MemberRow, NoteRow};
+use crate::pages::patients::{ins_label, label, page_error, require};
 use crate::pages::{Frame, frame, human_time, render};
 use crate::texts::T;
 use askama::Template;
@@ -21,9 +22,9 @@ use axum::routing::{get, post};
 use galien_app::identity::session::Current;
 use galien_app::patients::access_log::{self, AccessEntry};
 use galien_app::patients::clinical::{self, Summary};
+use galien_core::Lang;
 use galien_core::audit::Outcome;
 use galien_core::identity::Role;
-use galien_core::{ErrorCode, Lang};
 
 /// The patient's routes, and the link of their account to the record.
 pub fn routes() -> Router<WebState> {
@@ -83,43 +84,8 @@ fn purpose_label(purpose: Option<&str>, t: T) -> String {
 }
 
 /// The patient only.
-fn require_patient(current: &Current, lang: Lang) -> Result<(), PageError> {
-    if current.user.role == Role::Patient {
-        Ok(())
-    } else {
-        Err(refused(ErrorCode::AccessDenied, lang))
-    }
-}
-
-/// A note as the patient reads it.
-#[derive(Debug)]
-struct NoteRow {
-    author: String,
-    when: String,
-    emergency: bool,
-    text: String,
-}
-
-/// A member of the care team as the patient reads it.
-#[derive(Debug)]
-struct MemberRow {
-    name: String,
-    role: &'static str,
-    kind: &'static str,
-    since: String,
-    until: String,
-    active: bool,
-}
-
-/// A consent as the patient reads it.
-#[derive(Debug)]
-struct ConsentRow {
-    subject: &'static str,
-    given: bool,
-    means: &'static str,
-    by: String,
-    when: String,
-    withdrawn: Option<String>,
+pub(crate) fn require_patient(current: &Current, lang: Lang) -> Result<(), PageError> {
+    require(current.user.role == Role::Patient, lang)
 }
 
 /// The record, read-only.
@@ -137,78 +103,18 @@ struct Record {
 
 fn record_of(s: Summary, lang: Lang, now: time::OffsetDateTime) -> Record {
     let v = &s.identity;
-    let i = &v.identity;
-    let none = || "—".to_owned();
-    let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(none);
-    let facts = vec![
-        ("patients.field.birth_name", i.birth_name.clone()),
-        ("patients.field.used_name", or_dash(&i.used_name)),
-        ("patients.field.first_names", i.first_names.clone()),
-        (
-            "patients.field.used_first_name",
-            or_dash(&i.used_first_name),
-        ),
-        (
-            "patients.field.sex",
-            label(lang, i.sex.label_fr(), i.sex.label_en()).to_owned(),
-        ),
-        ("patients.field.birth_date", human_date(i.birth_date, lang)),
-        ("patients.field.phone", or_dash(&i.phone)),
-        ("patients.field.email", or_dash(&i.email)),
-        ("patients.field.address", or_dash(&i.address)),
-        (
-            "patients.field.referring_doctor",
-            or_dash(&i.referring_doctor),
-        ),
-    ];
+    let mut facts = record::identity_facts(v, lang);
+    // The patient's page has never listed the birth place.
+    facts.retain(|(key, _)| *key != "patients.field.birth_place");
     let (ins, ins_class) = ins_label(v.ins_status, lang);
     Record {
-        name: i.display_name(),
+        name: v.identity.display_name(),
         ins,
         ins_class,
         facts,
-        notes: s.notes.as_ref().map(|notes| {
-            notes
-                .iter()
-                .map(|n| NoteRow {
-                    author: n.author_name.clone(),
-                    when: human_time(n.created_at, lang),
-                    emergency: n.emergency,
-                    text: n.text.clone(),
-                })
-                .collect()
-        }),
-        team: s.care_team.as_ref().map(|team| {
-            team.iter()
-                .map(|m| {
-                    let r = m.kind.relationship();
-                    MemberRow {
-                        name: m.user_name.clone(),
-                        role: role_label(m.role, lang),
-                        kind: label(lang, r.label_fr(), r.label_en()),
-                        since: human_time(m.since, lang),
-                        until: m
-                            .ended_at
-                            .or(m.until)
-                            .map_or_else(none, |u| human_time(u, lang)),
-                        active: m.is_active(now),
-                    }
-                })
-                .collect()
-        }),
-        consents: s.consents.as_ref().map(|consents| {
-            consents
-                .iter()
-                .map(|c| ConsentRow {
-                    subject: label(lang, c.subject.label_fr(), c.subject.label_en()),
-                    given: c.given,
-                    means: label(lang, c.means.label_fr(), c.means.label_en()),
-                    by: c.recorded_by_name.clone(),
-                    when: human_time(c.recorded_at, lang),
-                    withdrawn: c.withdrawn_at.map(|w| human_time(w, lang)),
-                })
-                .collect()
-        }),
+        notes: record::note_rows(&s, lang),
+        team: record::team_rows(&s, lang, now),
+        consents: record::consent_rows(&s, lang),
     }
 }
 

@@ -22,8 +22,8 @@ pub mod section;
 use crate::WebState;
 use crate::auth::{Ctx, Strong};
 use crate::errors::PageError;
-use crate::pages::patients::{CsrfOnly, page_error, patient_id, record, refused};
-use crate::pages::{Frame, checked_form, frame, human_time, render};
+use crate::pages::patients::{CsrfOnly, page_error, patient_id, record, refused, require};
+use crate::pages::{DoneQuery, Frame, checked_form, frame, human_time, render, severity_class};
 use crate::texts::T;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -40,7 +40,6 @@ use galien_app::telemonitoring::alerts::{self, Decision, Series};
 use galien_app::{AppError, RequestContext};
 use galien_core::ids::PatientId;
 use galien_core::{ErrorCode, Lang};
-use galien_store::Severity;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
@@ -84,11 +83,7 @@ const SPARK_PATIENTS: usize = 30;
 
 /// Health professionals only (médecin, infirmier, sage-femme, pharmacien, autre professionnel).
 pub(crate) fn require_professional(current: &Current, lang: Lang) -> Result<(), PageError> {
-    if current.user.role.is_health_professional() {
-        Ok(())
-    } else {
-        Err(refused(ErrorCode::AccessDenied, lang))
-    }
+    require(current.user.role.is_health_professional(), lang)
 }
 
 /// The label of a rule (the rule itself if unknown).
@@ -97,14 +92,6 @@ pub(crate) fn rule_label(rule: &str, t: T) -> String {
         t.s(&format!("monitoring.rule.{rule}")).to_owned()
     } else {
         rule.to_owned()
-    }
-}
-
-fn severity_class(s: Severity) -> &'static str {
-    match s {
-        Severity::High => "sev sev-high",
-        Severity::Medium => "sev sev-medium",
-        Severity::Low => "sev sev-low",
     }
 }
 
@@ -293,13 +280,6 @@ async fn board_page(
         decisions: decisions(T { lang }),
     };
     Ok(render(status, &p))
-}
-
-/// Query of the board: which change was just made.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: Option<String>,
 }
 
 /// `GET /monitoring`: the board.

@@ -10,8 +10,11 @@ use super::{PeriodLink, charts, days_of, period_links};
 use crate::WebState;
 use crate::auth::{Ctx, Strong};
 use crate::errors::PageError;
-use crate::pages::patients::{page_error, refused};
-use crate::pages::{Frame, checked_form, frame, messages, render, status_of};
+use crate::pages::my_record::require_patient;
+use crate::pages::patients::page_error;
+use crate::pages::{
+    Frame, checked_form, frame, local_input, messages, parse_local, render, status_of,
+};
 use crate::texts::T;
 use askama::Template;
 use axum::Form;
@@ -24,48 +27,9 @@ use galien_app::patients::access_log;
 use galien_app::telemonitoring::alerts;
 use galien_app::telemonitoring::ingest::Stored;
 use galien_app::{AppError, RequestContext};
-use galien_core::identity::Role;
+use galien_core::ErrorCode;
 use galien_core::measure::Measure;
-use galien_core::{ErrorCode, Lang};
 use serde::Deserialize;
-use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
-
-/// The patient only.
-fn require_patient(current: &Current, lang: Lang) -> Result<(), PageError> {
-    if current.user.role == Role::Patient {
-        Ok(())
-    } else {
-        Err(refused(ErrorCode::AccessDenied, lang))
-    }
-}
-
-/// `2026-11-28T09:00`, as `datetime-local` inputs want it (UTC).
-pub(crate) fn local_input(at: OffsetDateTime) -> String {
-    let at = at.to_offset(UtcOffset::UTC);
-    format!(
-        "{}-{:02}-{:02}T{:02}:{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute()
-    )
-}
-
-/// A `datetime-local` value read as UTC: empty is `None`; seconds and a space for `T` accepted.
-pub(crate) fn parse_local(raw: &str) -> Result<Option<OffsetDateTime>, ()> {
-    let raw = raw.trim().replacen(' ', "T", 1);
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    let minutes = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    let seconds =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    PrimitiveDateTime::parse(&raw, minutes)
-        .or_else(|_| PrimitiveDateTime::parse(&raw, seconds))
-        .map(|d| Some(d.assume_utc()))
-        .map_err(|_| ())
-}
 
 /// A typed number: a decimal comma is accepted, spaces are ignored.
 pub(crate) fn parse_value(raw: &str) -> Option<f64> {

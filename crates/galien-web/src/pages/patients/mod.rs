@@ -10,7 +10,9 @@ pub mod record;
 use crate::WebState;
 use crate::auth::{Ctx, Strong};
 use crate::errors::{PageError, status_for};
-use crate::pages::{Frame, checked_form, frame, messages, render, sees_patients, status_of};
+use crate::pages::{
+    DoneQuery, Frame, checked_form, frame, messages, render, sees_patients, status_of,
+};
 use crate::texts::T;
 use askama::Template;
 use axum::Router;
@@ -91,6 +93,15 @@ pub(crate) fn refused(code: ErrorCode, lang: Lang) -> PageError {
     PageError { code, lang }
 }
 
+/// Through when `allowed`; else the 403 page, nothing shown.
+pub(crate) fn require(allowed: bool, lang: Lang) -> Result<(), PageError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(refused(ErrorCode::AccessDenied, lang))
+    }
+}
+
 /// A patient id from the path; one that does not parse is a page that does not exist.
 pub(crate) fn patient_id(raw: &str, lang: Lang) -> Result<PatientId, PageError> {
     raw.parse().map_err(|_| refused(ErrorCode::NotFound, lang))
@@ -163,20 +174,9 @@ struct ListPage {
     results: Option<Vec<CardRow>>,
 }
 
-/// Query of `GET /patients`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 /// Only the roles that work with records reach the list (others: 403, nothing shown).
 fn require_care(current: &Current, lang: Lang) -> Result<(), PageError> {
-    if sees_patients(current.user.role) {
-        Ok(())
-    } else {
-        Err(refused(ErrorCode::AccessDenied, lang))
-    }
+    require(sees_patients(current.user.role), lang)
 }
 
 /// What the list shows besides "my patients".

@@ -10,7 +10,9 @@ use super::{
 use crate::WebState;
 use crate::auth::{Ctx, Strong};
 use crate::errors::{PageError, status_for};
-use crate::pages::{Frame, checked_form, frame, human_time, messages, render, status_of};
+use crate::pages::{
+    DoneQuery, Frame, checked_form, frame, human_time, messages, render, status_of,
+};
 use crate::texts::T;
 use askama::Template;
 use axum::Form;
@@ -28,37 +30,131 @@ use galien_core::patient::{ConsentMeans, ConsentSubject};
 use galien_core::{ErrorCode, Lang};
 use serde::Deserialize;
 
-/// A clinical note as shown.
+/// A clinical note as shown (the summary and the patient's own record).
 #[derive(Debug)]
-struct NoteRow {
-    author: String,
-    when: String,
-    emergency: bool,
-    text: String,
+pub(crate) struct NoteRow {
+    pub(crate) author: String,
+    pub(crate) when: String,
+    pub(crate) emergency: bool,
+    pub(crate) text: String,
 }
 
-/// A care team member as shown.
+/// A care team member as shown (the summary and the patient's own record).
 #[derive(Debug)]
-struct MemberRow {
-    id: String,
-    name: String,
-    role: &'static str,
-    kind: &'static str,
-    since: String,
-    until: String,
-    active: bool,
+pub(crate) struct MemberRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) role: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) since: String,
+    pub(crate) until: String,
+    pub(crate) active: bool,
 }
 
-/// A consent as shown.
+/// A consent as shown (the summary and the patient's own record).
 #[derive(Debug)]
-struct ConsentRow {
-    id: String,
-    subject: &'static str,
-    given: bool,
-    means: &'static str,
-    by: String,
-    when: String,
-    withdrawn: Option<String>,
+pub(crate) struct ConsentRow {
+    pub(crate) id: String,
+    pub(crate) subject: &'static str,
+    pub(crate) given: bool,
+    pub(crate) means: &'static str,
+    pub(crate) by: String,
+    pub(crate) when: String,
+    pub(crate) withdrawn: Option<String>,
+}
+
+/// The identity as (text key, value) rows, `—` for what is not recorded.
+pub(crate) fn identity_facts(v: &records::IdentityView, lang: Lang) -> Vec<(&'static str, String)> {
+    let i = &v.identity;
+    let none = || "—".to_owned();
+    let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(none);
+    vec![
+        ("patients.field.birth_name", i.birth_name.clone()),
+        ("patients.field.used_name", or_dash(&i.used_name)),
+        ("patients.field.first_names", i.first_names.clone()),
+        (
+            "patients.field.used_first_name",
+            or_dash(&i.used_first_name),
+        ),
+        (
+            "patients.field.sex",
+            label(lang, i.sex.label_fr(), i.sex.label_en()).to_owned(),
+        ),
+        ("patients.field.birth_date", human_date(i.birth_date, lang)),
+        (
+            "patients.field.birth_place",
+            i.birth_place
+                .as_ref()
+                .map_or_else(none, |c| c.as_str().to_owned()),
+        ),
+        ("patients.field.phone", or_dash(&i.phone)),
+        ("patients.field.email", or_dash(&i.email)),
+        ("patients.field.address", or_dash(&i.address)),
+        (
+            "patients.field.referring_doctor",
+            or_dash(&i.referring_doctor),
+        ),
+    ]
+}
+
+/// The notes of a summary, if the gate let them be read.
+pub(crate) fn note_rows(s: &Summary, lang: Lang) -> Option<Vec<NoteRow>> {
+    s.notes.as_ref().map(|notes| {
+        notes
+            .iter()
+            .map(|n| NoteRow {
+                author: n.author_name.clone(),
+                when: human_time(n.created_at, lang),
+                emergency: n.emergency,
+                text: n.text.clone(),
+            })
+            .collect()
+    })
+}
+
+/// The care team of a summary, if the gate let it be read.
+pub(crate) fn team_rows(
+    s: &Summary,
+    lang: Lang,
+    now: time::OffsetDateTime,
+) -> Option<Vec<MemberRow>> {
+    s.care_team.as_ref().map(|team| {
+        team.iter()
+            .map(|m| {
+                let r = m.kind.relationship();
+                MemberRow {
+                    id: m.id.to_string(),
+                    name: m.user_name.clone(),
+                    role: label(lang, m.role.label_fr(), m.role.label_en()),
+                    kind: label(lang, r.label_fr(), r.label_en()),
+                    since: human_time(m.since, lang),
+                    until: m
+                        .ended_at
+                        .or(m.until)
+                        .map_or_else(|| "—".to_owned(), |u| human_time(u, lang)),
+                    active: m.is_active(now),
+                }
+            })
+            .collect()
+    })
+}
+
+/// The consents of a summary, if the gate let them be read.
+pub(crate) fn consent_rows(s: &Summary, lang: Lang) -> Option<Vec<ConsentRow>> {
+    s.consents.as_ref().map(|consents| {
+        consents
+            .iter()
+            .map(|c| ConsentRow {
+                id: c.id.to_string(),
+                subject: label(lang, c.subject.label_fr(), c.subject.label_en()),
+                given: c.given,
+                means: label(lang, c.means.label_fr(), c.means.label_en()),
+                by: c.recorded_by_name.clone(),
+                when: human_time(c.recorded_at, lang),
+                withdrawn: c.withdrawn_at.map(|w| human_time(w, lang)),
+            })
+            .collect()
+    })
 }
 
 /// What the summary's forms held when one was refused (shown again, nothing changed).
@@ -135,35 +231,7 @@ fn summary_page(
     let now = state.app.clock.now();
     let v = &s.identity;
     let i = &v.identity;
-    let none = || "—".to_owned();
-    let or_dash = |o: &Option<String>| o.clone().unwrap_or_else(none);
-    let facts = vec![
-        ("patients.field.birth_name", i.birth_name.clone()),
-        ("patients.field.used_name", or_dash(&i.used_name)),
-        ("patients.field.first_names", i.first_names.clone()),
-        (
-            "patients.field.used_first_name",
-            or_dash(&i.used_first_name),
-        ),
-        (
-            "patients.field.sex",
-            label(lang, i.sex.label_fr(), i.sex.label_en()).to_owned(),
-        ),
-        ("patients.field.birth_date", human_date(i.birth_date, lang)),
-        (
-            "patients.field.birth_place",
-            i.birth_place
-                .as_ref()
-                .map_or_else(none, |c| c.as_str().to_owned()),
-        ),
-        ("patients.field.phone", or_dash(&i.phone)),
-        ("patients.field.email", or_dash(&i.email)),
-        ("patients.field.address", or_dash(&i.address)),
-        (
-            "patients.field.referring_doctor",
-            or_dash(&i.referring_doctor),
-        ),
-    ];
+    let facts = identity_facts(v, lang);
     let (ins, ins_class) = ins_label(v.ins_status, lang);
     let relation = s
         .relationships
@@ -172,50 +240,9 @@ fn summary_page(
         .collect::<Vec<_>>()
         .join(", ");
     let emergency = s.relationships.iter().any(|r| r.as_str() == "emergency");
-    let notes = s.notes.as_ref().map(|notes| {
-        notes
-            .iter()
-            .map(|n| NoteRow {
-                author: n.author_name.clone(),
-                when: human_time(n.created_at, lang),
-                emergency: n.emergency,
-                text: n.text.clone(),
-            })
-            .collect()
-    });
-    let team = s.care_team.as_ref().map(|team| {
-        team.iter()
-            .map(|m| {
-                let r = m.kind.relationship();
-                MemberRow {
-                    id: m.id.to_string(),
-                    name: m.user_name.clone(),
-                    role: label(lang, m.role.label_fr(), m.role.label_en()),
-                    kind: label(lang, r.label_fr(), r.label_en()),
-                    since: human_time(m.since, lang),
-                    until: m
-                        .ended_at
-                        .or(m.until)
-                        .map_or_else(none, |u| human_time(u, lang)),
-                    active: m.is_active(now),
-                }
-            })
-            .collect()
-    });
-    let consents = s.consents.as_ref().map(|consents| {
-        consents
-            .iter()
-            .map(|c| ConsentRow {
-                id: c.id.to_string(),
-                subject: label(lang, c.subject.label_fr(), c.subject.label_en()),
-                given: c.given,
-                means: label(lang, c.means.label_fr(), c.means.label_en()),
-                by: c.recorded_by_name.clone(),
-                when: human_time(c.recorded_at, lang),
-                withdrawn: c.withdrawn_at.map(|w| human_time(w, lang)),
-            })
-            .collect()
-    });
+    let notes = note_rows(&s, lang);
+    let team = team_rows(&s, lang, now);
+    let consents = consent_rows(&s, lang);
     let id = v.id.to_string();
     SummaryPage {
         frame: frame(lang, format!("/patients/{id}"), Some(current)),
@@ -339,20 +366,13 @@ async fn show_summary(
     }
 }
 
-/// Query of the summary: which change was just made.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct SummaryQuery {
-    done: Option<String>,
-}
-
 /// `GET /patients/{id}`.
 pub async fn show(
     State(state): State<WebState>,
     Strong(current): Strong,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
-    Query(q): Query<SummaryQuery>,
+    Query(q): Query<DoneQuery>,
 ) -> Result<Response, PageError> {
     let id = patient_id(&id, ctx.lang)?;
     let notice = match q.done.as_deref() {
@@ -381,27 +401,79 @@ fn back_to(id: PatientId, done: &str, anchor: &str) -> Response {
     Redirect::to(&format!("/patients/{id}?done={done}#{anchor}")).into_response()
 }
 
-/// A refusal of a change: the gate's 403 as an error page; anything else, the summary again with the
-/// message (nothing was changed).
-async fn change_refused(
-    state: &WebState,
-    current: &Current,
-    ctx: &RequestContext,
+/// A refusal that shows as the error page rather than on the form: the gate's 403, a record that
+/// does not exist or cannot be read.
+fn refuses_the_page(e: &AppError) -> bool {
+    matches!(
+        e.code(),
+        ErrorCode::AccessDenied | ErrorCode::NotFound | ErrorCode::DataUnreadable
+    )
+}
+
+/// A change posted on one record's summary: who asks, the request, and the patient.
+struct Change<'a> {
+    state: &'a WebState,
+    current: &'a Current,
+    ctx: &'a RequestContext,
     id: PatientId,
-    e: AppError,
-    typed: Typed,
-) -> Result<Response, PageError> {
-    let lang = ctx.lang;
-    match e.code() {
-        ErrorCode::AccessDenied | ErrorCode::NotFound | ErrorCode::DataUnreadable => {
-            Err(page_error(&e, lang))
+}
+
+/// The posted form of a change on a record (parsed and carrying this session's CSRF token, else the
+/// error page and nothing changed), and the change on the patient named by the path.
+fn posted<'a, F>(
+    state: &'a WebState,
+    current: &'a Current,
+    ctx: &'a RequestContext,
+    raw_id: &str,
+    form: Result<Form<F>, FormRejection>,
+    csrf: impl Fn(&F) -> &String,
+) -> Result<(F, Change<'a>), PageError> {
+    let form = checked_form(current, form, ctx.lang, csrf)?;
+    let id = patient_id(raw_id, ctx.lang)?;
+    let change = Change {
+        state,
+        current,
+        ctx,
+        id,
+    };
+    Ok((form, change))
+}
+
+impl Change<'_> {
+    /// The use case's answer: back to the summary at the section changed (`?done=…#anchor`), or
+    /// the refusal ([`Change::refused`]) with what was typed.
+    async fn settle<V>(
+        &self,
+        result: Result<V, AppError>,
+        done: &str,
+        anchor: &str,
+        typed: Typed,
+    ) -> Result<Response, PageError> {
+        match result {
+            Ok(_) => Ok(back_to(self.id, done, anchor)),
+            Err(e) => self.refused(e, typed).await,
         }
-        _ => {
-            let status = status_of(&e);
-            let errors = messages(&e, lang);
-            let shown = Shown::refused(errors, typed);
-            show_summary(state, current, ctx, id, status, shown).await
+    }
+
+    /// A refusal of a change: the gate's 403 as an error page; anything else, the summary again
+    /// with the message (nothing was changed).
+    async fn refused(&self, e: AppError, typed: Typed) -> Result<Response, PageError> {
+        let lang = self.ctx.lang;
+        if refuses_the_page(&e) {
+            return Err(page_error(&e, lang));
         }
+        let shown = Shown::refused(messages(&e, lang), typed);
+        self.summary(status_of(&e), shown).await
+    }
+
+    /// The summary again with `errors` (a form that could not be read: 400, nothing changed).
+    async fn again(&self, errors: Vec<String>, typed: Typed) -> Result<Response, PageError> {
+        let shown = Shown::refused(errors, typed);
+        self.summary(StatusCode::BAD_REQUEST, shown).await
+    }
+
+    async fn summary(&self, status: StatusCode, shown: Shown) -> Result<Response, PageError> {
+        show_summary(self.state, self.current, self.ctx, self.id, status, shown).await
     }
 }
 
@@ -414,8 +486,8 @@ pub async fn reveal_nir(
     form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
+    let (_, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
     let nir = records::reveal_nir(&state.app, &current.actor(), &ctx, id)
         .await
         .map_err(|e| page_error(&e, lang))?;
@@ -486,47 +558,34 @@ pub async fn identity_submit(
     form: Result<Form<IdentityFields>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
+    let (form, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
     let today = state.app.clock.now().date();
     let actor = current.actor();
-    let input = match records::IdentityInput::parse(&form.raw(), today) {
-        Ok(input) => Ok(input),
-        Err(code) => Err((
+    let (status, errors) = match records::IdentityInput::parse(&form.raw(), today) {
+        Ok(input) => match records::update_identity(&state.app, &actor, &ctx, id, input).await {
+            Ok(()) => return Ok(back_to(id, "identity", "identite")),
+            Err(e) if refuses_the_page(&e) => return Err(page_error(&e, lang)),
+            Err(e) => (status_of(&e), messages(&e, lang)),
+        },
+        Err(code) => (
             status_for(code.class()),
             vec![code.message(lang).to_owned()],
-        )),
+        ),
     };
-    let outcome = match input {
-        Ok(input) => records::update_identity(&state.app, &actor, &ctx, id, input)
-            .await
-            .map_err(|e| match e.code() {
-                ErrorCode::AccessDenied | ErrorCode::NotFound | ErrorCode::DataUnreadable => {
-                    Ok(page_error(&e, lang))
-                }
-                _ => Err((status_of(&e), messages(&e, lang))),
-            }),
-        Err(bad) => Err(Err(bad)),
-    };
-    match outcome {
-        Ok(()) => Ok(back_to(id, "identity", "identite")),
-        Err(Ok(page)) => Err(page),
-        Err(Err((status, errors))) => {
-            // Whether a NIR is recorded, for the hint (read under the same gate).
-            let (view, _) = records::identity(&state.app, &actor, &ctx, id)
-                .await
-                .map_err(|e| page_error(&e, lang))?;
-            let p = IdentityPage::new(
-                lang,
-                &current,
-                Some((id, view.has_nir)),
-                errors,
-                form,
-                today,
-            );
-            Ok(render(status, &p))
-        }
-    }
+    // Whether a NIR is recorded, for the hint (read under the same gate).
+    let (view, _) = records::identity(&state.app, &actor, &ctx, id)
+        .await
+        .map_err(|e| page_error(&e, lang))?;
+    let p = IdentityPage::new(
+        lang,
+        &current,
+        Some((id, view.has_nir)),
+        errors,
+        form,
+        today,
+    );
+    Ok(render(status, &p))
 }
 
 /// The note form.
@@ -546,19 +605,14 @@ pub async fn add_note(
     Path(id): Path<String>,
     form: Result<Form<NoteForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let lang = ctx.lang;
-    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
-    match clinical::add_note(&state.app, &current.actor(), &ctx, id, &form.text).await {
-        Ok(_) => Ok(back_to(id, "note", "notes")),
-        Err(e) => {
-            let typed = Typed {
-                note: form.text,
-                ..Typed::default()
-            };
-            change_refused(&state, &current, &ctx, id, e, typed).await
-        }
-    }
+    let (form, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
+    let added = clinical::add_note(&state.app, &current.actor(), &ctx, id, &form.text).await;
+    let typed = Typed {
+        note: form.text,
+        ..Typed::default()
+    };
+    change.settle(added, "note", "notes", typed).await
 }
 
 /// The consent form.
@@ -581,9 +635,8 @@ pub async fn record_consent(
     Path(id): Path<String>,
     form: Result<Form<ConsentForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let lang = ctx.lang;
-    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
+    let (form, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
     let given = match form.decision.as_str() {
         "yes" => Some(true),
         "no" => Some(false),
@@ -595,9 +648,9 @@ pub async fn record_consent(
         ConsentMeans::parse(&form.means),
     ) else {
         let e = AppError::Refused(ErrorCode::FormInvalid);
-        return change_refused(&state, &current, &ctx, id, e, Typed::default()).await;
+        return change.refused(e, Typed::default()).await;
     };
-    match clinical::record_consent(
+    let recorded = clinical::record_consent(
         &state.app,
         &current.actor(),
         &ctx,
@@ -606,11 +659,11 @@ pub async fn record_consent(
         given,
         means,
     )
-    .await
-    {
-        Ok(_) => Ok(back_to(id, "consent", "consentements")),
-        Err(e) => change_refused(&state, &current, &ctx, id, e, Typed::default()).await,
-    }
+    .await;
+    let typed = Typed::default();
+    change
+        .settle(recorded, "consent", "consentements", typed)
+        .await
 }
 
 /// `POST /patients/{id}/consents/{cid}/withdraw`.
@@ -622,15 +675,16 @@ pub async fn withdraw_consent(
     form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
+    let (_, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
     let cid: ConsentId = cid
         .parse()
         .map_err(|_| refused(ErrorCode::NotFound, lang))?;
-    match clinical::withdraw_consent(&state.app, &current.actor(), &ctx, id, cid).await {
-        Ok(_) => Ok(back_to(id, "consent_withdrawn", "consentements")),
-        Err(e) => change_refused(&state, &current, &ctx, id, e, Typed::default()).await,
-    }
+    let withdrawn = clinical::withdraw_consent(&state.app, &current.actor(), &ctx, id, cid).await;
+    let typed = Typed::default();
+    change
+        .settle(withdrawn, "consent_withdrawn", "consentements", typed)
+        .await
 }
 
 /// The care team form.
@@ -653,8 +707,8 @@ pub async fn add_member(
     form: Result<Form<MemberForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
+    let (form, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
     let typed = Typed {
         member_email: form.email.clone(),
         member_until: form.until.clone(),
@@ -662,7 +716,7 @@ pub async fn add_member(
     };
     let Some(email) = Email::parse(&form.email) else {
         let e = AppError::Refused(ErrorCode::EmailInvalid);
-        return change_refused(&state, &current, &ctx, id, e, typed).await;
+        return change.refused(e, typed).await;
     };
     let today = state.app.clock.now().date();
     let until = match form.until.trim() {
@@ -672,16 +726,12 @@ pub async fn add_member(
             _ => {
                 let t = T { lang };
                 let errors = vec![t.s("patients.team.until_invalid").to_owned()];
-                let shown = Shown::refused(errors, typed);
-                return show_summary(&state, &current, &ctx, id, StatusCode::BAD_REQUEST, shown)
-                    .await;
+                return change.again(errors, typed).await;
             }
         },
     };
-    match care::add_member(&state.app, &current.actor(), &ctx, id, &email, until).await {
-        Ok(_) => Ok(back_to(id, "member", "equipe")),
-        Err(e) => change_refused(&state, &current, &ctx, id, e, typed).await,
-    }
+    let added = care::add_member(&state.app, &current.actor(), &ctx, id, &email, until).await;
+    change.settle(added, "member", "equipe", typed).await
 }
 
 /// `POST /patients/{id}/team/{rid}/end`.
@@ -693,15 +743,14 @@ pub async fn end_member(
     form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
+    let (_, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
     let rid: CareRelationshipId = rid
         .parse()
         .map_err(|_| refused(ErrorCode::NotFound, lang))?;
-    match care::end_member(&state.app, &current.actor(), &ctx, id, rid).await {
-        Ok(_) => Ok(back_to(id, "member_ended", "equipe")),
-        Err(e) => change_refused(&state, &current, &ctx, id, e, Typed::default()).await,
-    }
+    let ended = care::end_member(&state.app, &current.actor(), &ctx, id, rid).await;
+    let typed = Typed::default();
+    change.settle(ended, "member_ended", "equipe", typed).await
 }
 
 /// The emergency access form.
@@ -722,8 +771,8 @@ pub async fn open_emergency(
     form: Result<Form<EmergencyForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
+    let (form, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
     match care::open_emergency(&state.app, &current.actor(), &ctx, id, &form.reason).await {
         Ok(_until) => Ok(back_to(id, "emergency", "contenu")),
         Err(e) if e.code() == ErrorCode::EmergencyReasonRequired => {
@@ -761,21 +810,18 @@ pub async fn link_account(
     Path(id): Path<String>,
     form: Result<Form<AccountForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let lang = ctx.lang;
-    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
+    let (form, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
     let typed = Typed {
         account_email: form.account_email.clone(),
         ..Typed::default()
     };
     let Some(email) = Email::parse(&form.account_email) else {
         let e = AppError::Refused(ErrorCode::EmailInvalid);
-        return change_refused(&state, &current, &ctx, id, e, typed).await;
+        return change.refused(e, typed).await;
     };
-    match access_log::link_account(&state.app, &current.actor(), &ctx, id, &email).await {
-        Ok(_) => Ok(back_to(id, "account", "compte")),
-        Err(e) => change_refused(&state, &current, &ctx, id, e, typed).await,
-    }
+    let linked = access_log::link_account(&state.app, &current.actor(), &ctx, id, &email).await;
+    change.settle(linked, "account", "compte", typed).await
 }
 
 /// `POST /patients/{id}/monitoring`: enrols the patient in telemonitoring, recording their consent
@@ -788,18 +834,15 @@ pub async fn enrol_monitoring(
     form: Result<Form<crate::pages::monitoring::section::EnrolForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
+    let (form, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
     let typed = Typed {
         monitoring: form.typed(),
         ..Typed::default()
     };
     let input = match form.read(T { lang }) {
         Ok(input) => input,
-        Err(errors) => {
-            let shown = Shown::refused(errors, typed);
-            return show_summary(&state, &current, &ctx, id, StatusCode::BAD_REQUEST, shown).await;
-        }
+        Err(errors) => return change.again(errors, typed).await,
     };
     let enrolled = galien_app::telemonitoring::enrol::enrol(
         &state.app,
@@ -813,10 +856,9 @@ pub async fn enrol_monitoring(
         input.means,
     )
     .await;
-    match enrolled {
-        Ok(_) => Ok(back_to(id, "monitoring", "telesurveillance")),
-        Err(e) => change_refused(&state, &current, &ctx, id, e, typed).await,
-    }
+    change
+        .settle(enrolled, "monitoring", "telesurveillance", typed)
+        .await
 }
 
 /// `POST /patients/{id}/monitoring/devices`: attaches a device (a machine client of kind
@@ -829,9 +871,8 @@ pub async fn attach_device(
     form: Result<Form<crate::pages::monitoring::section::DeviceForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let t = T { lang };
-    let form = checked_form(&current, form, lang, |f| &f.csrf)?;
-    let id = patient_id(&id, lang)?;
+    let (form, change) = posted(&state, &current, &ctx, &id, form, |f| &f.csrf)?;
+    let id = change.id;
     let typed = Typed {
         monitoring: form.typed(),
         ..Typed::default()
@@ -850,13 +891,14 @@ pub async fn attach_device(
         None => Err(AppError::Refused(ErrorCode::NotFound)),
     };
     match attached {
-        Ok(()) => Ok(back_to(id, "device", "telesurveillance")),
-        Err(e) => match crate::pages::monitoring::section::device_refusal(e.code(), t) {
-            Some(message) => {
-                let shown = Shown::refused(vec![message], typed);
-                show_summary(&state, &current, &ctx, id, StatusCode::BAD_REQUEST, shown).await
-            }
-            None => change_refused(&state, &current, &ctx, id, e, typed).await,
+        Err(e) => match crate::pages::monitoring::section::device_refusal(e.code(), T { lang }) {
+            Some(message) => change.again(vec![message], typed).await,
+            None => change.refused(e, typed).await,
         },
+        attached => {
+            change
+                .settle(attached, "device", "telesurveillance", typed)
+                .await
+        }
     }
 }
