@@ -597,3 +597,28 @@ impl Store {
         Ok(self.open_alerts().await?.len().saturating_sub(before))
     }
 }
+
+impl Store {
+    /// Replaces the thresholds of the permit's patient's enrolment (`record.write`). `false` if the
+    /// enrolment is not active.
+    pub async fn set_enrolment_thresholds(
+        &self,
+        permit: Permit,
+        enrolment: Uuid,
+        thresholds: String,
+    ) -> Result<bool, StoreError> {
+        let patient = require(&permit, &[Action::RecordWrite])?;
+        traced_tx!(self, vec![permit.trace().clone()], |conn| {
+            let done = sqlx::query(
+                "UPDATE monitoring_enrolments SET thresholds = $3 \
+                 WHERE id = $1 AND patient_id = $2 AND ended_at IS NULL",
+            )
+            .bind(enrolment)
+            .bind(patient.as_uuid())
+            .bind(thresholds.clone())
+            .execute(&mut *conn)
+            .await?;
+            Ok::<_, StoreError>(done.rows_affected() == 1)
+        })
+    }
+}

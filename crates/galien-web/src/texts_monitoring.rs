@@ -394,6 +394,24 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     // The patient's own measurements.
     ("monitoring.own.title", "Mes mesures", "My measurements"),
     (
+        "monitoring.thresholds",
+        "Seuils d'alerte du patient",
+        "The patient's alert thresholds",
+    ),
+    (
+        "monitoring.thresholds.caption",
+        "Seuils en vigueur, dans l'unité de chaque mesure ; vide : pas de limite.",
+        "Thresholds in force, in each measure's unit; empty: no limit.",
+    ),
+    ("monitoring.thresholds.measure", "Mesure", "Measure"),
+    ("monitoring.thresholds.low", "Seuil bas", "Low threshold"),
+    ("monitoring.thresholds.high", "Seuil haut", "High threshold"),
+    (
+        "monitoring.thresholds.save",
+        "Enregistrer les seuils",
+        "Save the thresholds",
+    ),
+    (
         "monitoring.own.emergency",
         "En cas d'urgence, appelez le 15 (ou le 112). La télésurveillance n'est pas un service d'urgence : vos mesures sont lues aux heures prévues par votre équipe.",
         "In an emergency, call 15 (or 112). Telemonitoring is not an emergency service: your measurements are read during the hours your care team set.",

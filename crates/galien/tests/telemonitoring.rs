@@ -539,3 +539,81 @@ async fn act3_weight_trend_alert_decision_and_the_patients_own_entries() {
     );
     w.server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn act3_thresholds_are_set_per_patient() {
+    use galien_app::telemonitoring::{Threshold, Thresholds, alerts};
+    use galien_core::measure::Measure;
+    let w = world(Backend::Sqlite).await;
+    let doctor = w.person("a@chu.fr", Role::Medecin).await;
+    let stranger = w.person("s@chu.fr", Role::Medecin).await;
+    let p = w.register(&doctor, "Durand", "").await;
+    enrol::enrol(
+        &w.app,
+        &doctor,
+        &ctx(),
+        p,
+        Programme::RespiratoryFailure,
+        None,
+        "8-18",
+        &[],
+        ConsentMeans::Oral,
+    )
+    .await
+    .unwrap();
+    let set = |low: Option<f64>, high: Option<f64>, m: Measure| {
+        let mut t = Thresholds::new();
+        t.insert(m, Threshold { low, high });
+        t
+    };
+    // This patient lives at 86-88 % SpO2: the médecin lowers the low threshold to 85 %.
+    enrol::set_thresholds(
+        &w.app,
+        &doctor,
+        &ctx(),
+        p,
+        set(Some(85.0), None, Measure::Spo2),
+    )
+    .await
+    .unwrap();
+    let series = alerts::series(&w.app, &doctor, &ctx(), p, 30)
+        .await
+        .unwrap();
+    let spo2 = series.iter().find(|s| s.measure == Measure::Spo2).unwrap();
+    assert_eq!(spo2.threshold.unwrap().low, Some(85.0));
+    // Heart rate keeps the programme's limits.
+    let hr = series
+        .iter()
+        .find(|s| s.measure == Measure::HeartRate)
+        .unwrap();
+    assert_eq!(hr.threshold.unwrap().high, Some(110.0));
+    // Nonsense is refused: low above high, outside what is plausible, a measure not monitored.
+    for bad in [
+        set(Some(95.0), Some(90.0), Measure::Spo2),
+        set(Some(10.0), None, Measure::Spo2),
+        set(Some(70.0), Some(250.0), Measure::Glucose),
+    ] {
+        assert_eq!(
+            enrol::set_thresholds(&w.app, &doctor, &ctx(), p, bad)
+                .await
+                .unwrap_err()
+                .code(),
+            galien_core::ErrorCode::FormInvalid
+        );
+    }
+    // Someone without a relationship cannot.
+    assert_eq!(
+        enrol::set_thresholds(
+            &w.app,
+            &stranger,
+            &ctx(),
+            p,
+            set(Some(80.0), None, Measure::Spo2)
+        )
+        .await
+        .unwrap_err()
+        .code(),
+        galien_core::ErrorCode::AccessDenied
+    );
+    w.server.stop().await;
+}

@@ -144,3 +144,53 @@ pub async fn attach_device(
         .await?;
     Ok(())
 }
+
+/// Sets the patient's own thresholds (replacing the programme's): each limit within the measure's
+/// plausible range, the low one below the high one. Only measures of the enrolment may be set.
+pub async fn set_thresholds(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    patient: PatientId,
+    thresholds: Thresholds,
+) -> Result<(), AppError> {
+    let enrolment = app
+        .store
+        .monitoring_enrolment(patient)
+        .await?
+        .ok_or(AppError::Refused(ErrorCode::NotFound))?;
+    let current: Thresholds = serde_json::from_str(&enrolment.thresholds).unwrap_or_default();
+    for (measure, t) in &thresholds {
+        let (lo, hi) = measure.plausible();
+        let inside = |v: Option<f64>| v.is_none_or(|v| v.is_finite() && v >= lo && v <= hi);
+        let ordered = match (t.low, t.high) {
+            (Some(l), Some(h)) => l < h,
+            _ => true,
+        };
+        if !current.contains_key(measure) || !inside(t.low) || !inside(t.high) || !ordered {
+            return Err(AppError::Refused(ErrorCode::FormInvalid));
+        }
+    }
+    let mut merged = current;
+    merged.extend(thresholds);
+    let permit = Asking::new(app, actor, ctx, Some(patient))
+        .await?
+        .permit(
+            Action::RecordWrite,
+            Some(galien_core::audit::ResourceRef {
+                kind: "monitoring_thresholds".into(),
+                id: enrolment.id.to_string(),
+            }),
+        )
+        .await?;
+    let json = serde_json::to_string(&merged).map_err(|e| AppError::Keys(e.to_string()))?;
+    if app
+        .store
+        .set_enrolment_thresholds(permit, enrolment.id, json)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(AppError::Refused(ErrorCode::NotFound))
+    }
+}

@@ -54,6 +54,7 @@ pub fn routes() -> Router<WebState> {
         .route("/monitoring/alerts/{id}/ack", post(acknowledge))
         .route("/monitoring/alerts/{id}/close", post(close))
         .route("/monitoring/patients/{id}", get(patient))
+        .route("/monitoring/patients/{id}/thresholds", post(set_thresholds))
         .route("/me/measures", get(own::show).post(own::submit))
         .route("/patients/{id}/monitoring", post(record::enrol_monitoring))
         .route(
@@ -435,6 +436,14 @@ struct PatientPage {
     charts: Vec<Chart>,
     /// Links to the record's summary (a professional who may read it).
     record_href: String,
+    /// The patient's thresholds, editable by a médecin: (measure code, label, unit, low, high).
+    thresholds: Vec<(String, String, String, String, String)>,
+    /// The médecin may edit them.
+    edit_thresholds: bool,
+    /// Where the thresholds form posts.
+    thresholds_action: String,
+    /// The session's CSRF token.
+    csrf: String,
 }
 
 /// Query of the charts: the period, in days.
@@ -490,8 +499,84 @@ pub async fn patient(
         enrolment,
         charts: charts(&series, days, state.app.clock.now(), t),
         record_href: format!("/patients/{id}"),
+        thresholds: threshold_rows(&series, lang),
+        edit_thresholds: current.user.role == galien_core::identity::Role::Medecin,
+        thresholds_action: format!("{here}/thresholds"),
+        csrf: current.csrf_token(),
     };
     Ok(render(StatusCode::OK, &p))
+}
+
+fn threshold_rows(series: &[Series], lang: Lang) -> Vec<(String, String, String, String, String)> {
+    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    series
+        .iter()
+        .filter_map(|s| {
+            let t = s.threshold?;
+            Some((
+                s.measure.as_str().to_owned(),
+                match lang {
+                    Lang::Fr => s.measure.label_fr(),
+                    Lang::En => s.measure.label_en(),
+                }
+                .to_owned(),
+                s.measure.unit_label().to_owned(),
+                num(t.low),
+                num(t.high),
+            ))
+        })
+        .collect()
+}
+
+/// `POST /monitoring/patients/{id}/thresholds`: the médecin sets this patient's thresholds
+/// (`low_<measure>`, `high_<measure>`, in the measure's unit; empty: no limit).
+pub async fn set_thresholds(
+    State(state): State<WebState>,
+    Strong(current): Strong,
+    Ctx(ctx): Ctx,
+    Path(id): Path<String>,
+    form: Result<Form<BTreeMap<String, String>>, FormRejection>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    static EMPTY: String = String::new();
+    let fields = checked_form(&current, form, lang, |f| f.get("_csrf").unwrap_or(&EMPTY))?;
+    require_professional(&current, lang)?;
+    let id = patient_id(&id, lang)?;
+    let bad = PageError {
+        code: ErrorCode::FormInvalid,
+        lang,
+    };
+    let mut thresholds = galien_app::telemonitoring::Thresholds::new();
+    for measure in galien_core::measure::Measure::ALL {
+        let read = |side: &str| -> Result<Option<f64>, PageError> {
+            match fields
+                .get(&format!("{side}_{}", measure.as_str()))
+                .map(|v| v.trim())
+            {
+                None | Some("") => Ok(None),
+                Some(v) => v.replace(',', ".").parse().map(Some).map_err(|_| bad),
+            }
+        };
+        let (low, high) = (read("low")?, read("high")?);
+        if fields.contains_key(&format!("low_{}", measure.as_str()))
+            || fields.contains_key(&format!("high_{}", measure.as_str()))
+        {
+            thresholds.insert(
+                *measure,
+                galien_app::telemonitoring::Threshold { low, high },
+            );
+        }
+    }
+    galien_app::telemonitoring::enrol::set_thresholds(
+        &state.app,
+        &current.actor(),
+        &ctx,
+        id,
+        thresholds,
+    )
+    .await
+    .map_err(|e| page_error(&e, lang))?;
+    Ok(Redirect::to(&format!("/monitoring/patients/{id}?done=thresholds#seuils")).into_response())
 }
 
 #[cfg(test)]
