@@ -37,6 +37,8 @@ pub struct AppSettings {
     pub emergency_access: Duration,
     /// Thresholds of the anomaly rules (TRACE-5).
     pub anomaly: compliance::anomaly::AnomalySettings,
+    /// Telemonitoring programmes in force (templates changed by `galien-data/programmes.toml`).
+    pub programmes: telemonitoring::ProgrammeBook,
 }
 
 /// An OpenID Connect provider asserting two factors (Pro Santé Connect style, AUTH-2).

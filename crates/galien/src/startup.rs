@@ -76,6 +76,9 @@ pub enum StartError {
         "access policies: {0}; fix the files or remove the policies directory to use the built-in ones"
     )]
     Policies(#[from] galien_access::PolicyError),
+    /// The telemonitoring programmes file.
+    #[error("{0}")]
+    Programmes(String),
     /// The SMTP relay settings.
     #[error("smtp: {0}")]
     Smtp(String),
@@ -113,6 +116,14 @@ pub fn make_app(
         .map(|s| galien_app::notify::Mailer::new(&s).map(Arc::new))
         .transpose()
         .map_err(StartError::Smtp)?;
+    let programmes = match std::fs::read_to_string(data_dir.join("programmes.toml")) {
+        Ok(text) => galien_app::telemonitoring::ProgrammeBook::with_changes(&text)
+            .map_err(|e| StartError::Programmes(format!("programmes.toml: {e}")))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            galien_app::telemonitoring::ProgrammeBook::default()
+        }
+        Err(e) => return Err(StartError::Programmes(format!("programmes.toml: {e}"))),
+    };
     let keys = galien_app::keys::AppKeys::derive(master);
     let params = galien_crypto::password::HashParams {
         memory_kib: config.config.auth.argon2_memory_kib,
@@ -138,6 +149,7 @@ pub fn make_app(
                 config.config.access.emergency_minutes,
             )),
             anomaly: config.config.anomaly.settings(),
+            programmes,
         },
         oidc: Arc::default(),
         gate: Arc::new(gate),

@@ -24,7 +24,7 @@ use time::Duration;
 use uuid::Uuid;
 
 mod common;
-use common::{T0, World, ctx, world};
+use common::{T0, World, app_for, ctx, world};
 
 struct Device {
     id: Uuid,
@@ -614,6 +614,52 @@ async fn act3_thresholds_are_set_per_patient() {
         .unwrap_err()
         .code(),
         galien_core::ErrorCode::AccessDenied
+    );
+    w.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn act3_an_organisation_changes_programme_thresholds_without_a_rebuild() {
+    use galien_core::measure::Measure;
+    let w = world(Backend::Sqlite).await;
+    let doctor = w.person("a@chu.fr", Role::Medecin).await;
+    let p = w.register(&doctor, "Durand", "").await;
+    std::fs::write(
+        w.server.data_dir.join("programmes.toml"),
+        "[insuffisance_respiratoire.spo2]\nlow = 88\n",
+    )
+    .unwrap();
+    let app = app_for(&w.server, &w.clock, Vec::new()).unwrap();
+    enrol::enrol(
+        &app,
+        &doctor,
+        &ctx(),
+        p,
+        Programme::RespiratoryFailure,
+        None,
+        "8-18",
+        &[],
+        ConsentMeans::Oral,
+    )
+    .await
+    .unwrap();
+    let series = galien_app::telemonitoring::alerts::series(&app, &doctor, &ctx(), p, 30)
+        .await
+        .unwrap();
+    let spo2 = series.iter().find(|s| s.measure == Measure::Spo2).unwrap();
+    assert_eq!(spo2.threshold.unwrap().low, Some(88.0));
+    // A broken file stops the start with the key at fault.
+    std::fs::write(
+        w.server.data_dir.join("programmes.toml"),
+        "[insuffisance_respiratoire.spo2]\nlow = 101\n",
+    )
+    .unwrap();
+    let err = app_for(&w.server, &w.clock, Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("programmes.toml: insuffisance_respiratoire.spo2"),
+        "{err}"
     );
     w.server.stop().await;
 }

@@ -76,7 +76,7 @@ pub async fn enrol(
         consent_means,
     )
     .await?;
-    let thresholds = thresholds.unwrap_or_else(|| programme.default_thresholds());
+    let thresholds = thresholds.unwrap_or_else(|| app.settings.programmes.thresholds(programme));
     let permit = asking
         .permit(
             Action::RecordWrite,

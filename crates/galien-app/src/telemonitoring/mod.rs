@@ -10,4 +10,4 @@ pub mod ingest;
 pub mod missing;
 pub mod programmes;
 
-pub use programmes::{Programme, Threshold, Thresholds};
+pub use programmes::{Programme, ProgrammeBook, Threshold, Thresholds};

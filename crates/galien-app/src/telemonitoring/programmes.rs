@@ -18,7 +18,7 @@ pub struct Threshold {
 pub type Thresholds = BTreeMap<Measure, Threshold>;
 
 /// A programme template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Programme {
     /// Insuffisance cardiaque chronique.
     HeartFailure,
@@ -100,6 +100,101 @@ impl Programme {
     }
 }
 
+/// The thresholds of every programme in force: the templates, with the organisation's changes from
+/// `galien-data/programmes.toml` (per programme, per measure):
+///
+/// ```toml
+/// [insuffisance_cardiaque.spo2]
+/// low = 92
+/// [diabete.glucose]
+/// low = 60
+/// high = 300
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgrammeBook(BTreeMap<Programme, Thresholds>);
+
+impl Default for ProgrammeBook {
+    fn default() -> Self {
+        Self(
+            Programme::ALL
+                .iter()
+                .map(|p| (*p, p.default_thresholds()))
+                .collect(),
+        )
+    }
+}
+
+impl ProgrammeBook {
+    /// The thresholds a new enrolment in `p` starts with.
+    pub fn thresholds(&self, p: Programme) -> Thresholds {
+        self.0
+            .get(&p)
+            .cloned()
+            .unwrap_or_else(|| p.default_thresholds())
+    }
+
+    /// The templates changed by `text` (TOML, see above). Unknown programmes or measures, numbers
+    /// outside a measure's plausible range and a low limit not below the high one are refused with
+    /// the key at fault.
+    pub fn with_changes(text: &str) -> Result<ProgrammeBook, String> {
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        let mut book = ProgrammeBook::default();
+        for (name, measures) in &table {
+            let programme = Programme::parse(name)
+                .ok_or_else(|| format!("{name}: unknown programme (use one of {})", names()))?;
+            let measures = measures
+                .as_table()
+                .ok_or_else(|| format!("{name}: expected a table of measures"))?;
+            let entry = book.0.entry(programme).or_default();
+            for (m, limits) in measures {
+                let key = format!("{name}.{m}");
+                let measure = Measure::parse(m).ok_or_else(|| format!("{key}: unknown measure"))?;
+                let limits = limits
+                    .as_table()
+                    .ok_or_else(|| format!("{key}: expected low and/or high"))?;
+                let read = |side: &str| -> Result<Option<f64>, String> {
+                    match limits.get(side) {
+                        None => Ok(None),
+                        Some(v) => v
+                            .as_float()
+                            .or_else(|| v.as_integer().map(|i| i as f64))
+                            .map(Some)
+                            .ok_or_else(|| format!("{key}.{side}: expected a number")),
+                    }
+                };
+                if let Some(other) = limits.keys().find(|k| *k != "low" && *k != "high") {
+                    return Err(format!("{key}.{other}: unknown key (low, high)"));
+                }
+                let (low, high) = (read("low")?, read("high")?);
+                let (lo, hi) = measure.plausible();
+                for v in [low, high].into_iter().flatten() {
+                    if !(lo..=hi).contains(&v) {
+                        return Err(format!(
+                            "{key}: {v} is outside {lo}–{hi} {}",
+                            measure.unit()
+                        ));
+                    }
+                }
+                if let (Some(l), Some(h)) = (low, high)
+                    && l >= h
+                {
+                    return Err(format!("{key}: low must be below high"));
+                }
+                entry.insert(measure, Threshold { low, high });
+            }
+        }
+        Ok(book)
+    }
+}
+
+fn names() -> String {
+    Programme::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Reading hours `"H-H"` (local time), e.g. `8-18`: (start, end) with start < end ≤ 24.
 pub fn parse_reading_hours(s: &str) -> Option<(u8, u8)> {
     let (a, b) = s.trim().split_once('-')?;
@@ -123,5 +218,38 @@ mod tests {
         assert_eq!(parse_reading_hours("8-18"), Some((8, 18)));
         assert_eq!(parse_reading_hours("18-8"), None);
         assert_eq!(parse_reading_hours("8-25"), None);
+    }
+
+    #[test]
+    fn organisations_change_programme_thresholds() {
+        let book = ProgrammeBook::with_changes(
+            "[insuffisance_cardiaque.spo2]\nlow = 92\n[diabete.glucose]\nlow = 60\nhigh = 300\n",
+        )
+        .unwrap();
+        let hf = book.thresholds(Programme::HeartFailure);
+        assert_eq!(hf.get(&Measure::Spo2).unwrap().low, Some(92.0));
+        assert_eq!(
+            hf.get(&Measure::Systolic).unwrap().low,
+            Some(90.0),
+            "others kept"
+        );
+        assert_eq!(
+            book.thresholds(Programme::Diabetes)
+                .get(&Measure::Glucose)
+                .unwrap()
+                .high,
+            Some(300.0)
+        );
+        for (bad, says) in [
+            ("[inconnu.spo2]\nlow = 1", "unknown programme"),
+            ("[diabete.sucre]\nlow = 1", "unknown measure"),
+            ("[diabete.glucose]\nlow = 300\nhigh = 60", "below high"),
+            ("[diabete.glucose]\nlow = 1", "outside"),
+            ("[diabete.glucose]\nlow = \"x\"", "number"),
+            ("[diabete.glucose]\nlimit = 3", "unknown key"),
+        ] {
+            let e = ProgrammeBook::with_changes(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }

@@ -31,17 +31,13 @@ pub async fn world(backend: Backend) -> World {
 }
 
 /// A world whose node and `App` both run with these extra settings.
-pub async fn world_with(backend: Backend, settings: Vec<(&'static str, toml::Value)>) -> World {
-    let clock = Arc::new(ManualClock::new(T0));
-    let server = TestServer::start_with(
-        backend,
-        Options {
-            clock: Some(clock.clone()),
-            settings: settings.clone(),
-            ..Options::default()
-        },
-    )
-    .await;
+/// An `App` on `server`'s store and data directory, with these settings (e.g. after a file of the
+/// data directory changed).
+pub fn app_for(
+    server: &TestServer,
+    clock: &Arc<ManualClock>,
+    settings: Vec<(&'static str, toml::Value)>,
+) -> Result<App, galien::StartError> {
     let mut flags = vec![(
         "--data-dir",
         "data_dir",
@@ -55,14 +51,27 @@ pub async fn world_with(backend: Backend, settings: Vec<(&'static str, toml::Val
         clock: clock.clone(),
         entropy: Arc::new(OsEntropy),
     };
-    let app = galien::startup::make_app(
+    galien::startup::make_app(
         &config,
         &caps,
         server.store.clone(),
         &master,
         server.base_url.clone(),
     )
-    .unwrap();
+}
+
+pub async fn world_with(backend: Backend, settings: Vec<(&'static str, toml::Value)>) -> World {
+    let clock = Arc::new(ManualClock::new(T0));
+    let server = TestServer::start_with(
+        backend,
+        Options {
+            clock: Some(clock.clone()),
+            settings: settings.clone(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let app = app_for(&server, &clock, settings).unwrap();
     World { server, app, clock }
 }
 
