@@ -130,6 +130,17 @@ pub struct Alert {
     pub status: String,
 }
 
+fn observation_from_row<R: Cols>(r: &R) -> Result<StoredObservation, StoreError> {
+    Ok(StoredObservation {
+        id: r.uuid(0)?,
+        patient: PatientId::from_uuid(r.uuid(1)?),
+        measure: Measure::parse(&r.text(2)?).ok_or_else(|| corrupt("measure"))?,
+        effective_at: r.time(3)?,
+        source: r.text(4)?,
+        value: r.bytes(5)?,
+    })
+}
+
 const ENROLMENT: &str = "SELECT id, patient_id, programme, thresholds, reading_hours, enrolled_by, \
      since FROM monitoring_enrolments WHERE patient_id = $1 AND ended_at IS NULL \
      ORDER BY since DESC LIMIT 1";
@@ -377,16 +388,7 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?;
             rows.iter()
-                .map(|r| {
-                    Ok(StoredObservation {
-                        id: r.uuid(0)?,
-                        patient: PatientId::from_uuid(r.uuid(1)?),
-                        measure: Measure::parse(&r.text(2)?).ok_or_else(|| corrupt("measure"))?,
-                        effective_at: r.time(3)?,
-                        source: r.text(4)?,
-                        value: r.bytes(5)?,
-                    })
-                })
+                .map(observation_from_row)
                 .collect::<Result<Vec<_>, StoreError>>()
         })
     }
@@ -540,16 +542,7 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?;
             rows.iter()
-                .map(|r| {
-                    Ok(StoredObservation {
-                        id: r.uuid(0)?,
-                        patient: PatientId::from_uuid(r.uuid(1)?),
-                        measure: Measure::parse(&r.text(2)?).ok_or_else(|| corrupt("measure"))?,
-                        effective_at: r.time(3)?,
-                        source: r.text(4)?,
-                        value: r.bytes(5)?,
-                    })
-                })
+                .map(observation_from_row)
                 .collect::<Result<Vec<_>, StoreError>>()
         })
     }
