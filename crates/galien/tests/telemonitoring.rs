@@ -601,6 +601,13 @@ async fn act3_thresholds_are_set_per_patient() {
             galien_core::ErrorCode::FormInvalid
         );
     }
+    // The refusals changed nothing.
+    let series = alerts::series(&w.app, &doctor, &ctx(), p, 30)
+        .await
+        .unwrap();
+    let spo2 = series.iter().find(|s| s.measure == Measure::Spo2).unwrap();
+    assert_eq!(spo2.threshold.unwrap().low, Some(85.0));
+    assert!(series.iter().all(|s| s.measure != Measure::Glucose));
     // Someone without a relationship cannot.
     assert_eq!(
         enrol::set_thresholds(
