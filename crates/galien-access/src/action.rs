@@ -100,6 +100,12 @@ actions! {
     /// Post monitoring measurements.
     ObservationWrite = "observation.write", "observation", true, RecordWrite,
         "Déposer des mesures", "Post measurements";
+    /// Schedule, move, cancel an appointment (teleconsultation) for the patient.
+    AppointmentManage = "appointment.manage", "appointment", true, RecordWrite,
+        "Gérer les rendez-vous", "Manage appointments";
+    /// Take part in a teleconsultation: the call, its chat and its shared documents.
+    ConsultationJoin = "consultation.join", "consultation", true, ConsultationJoined,
+        "Participer à une téléconsultation", "Take part in a teleconsultation";
 }
 
 #[cfg(test)]

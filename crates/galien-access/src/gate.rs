@@ -7,7 +7,7 @@ use cedar_policy::{
 use galien_core::Entropy;
 use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceRef, Source};
 use galien_core::identity::{Assurance, Role};
-use galien_core::ids::{AuditEventId, PatientId, UserId};
+use galien_core::ids::{AuditEventId, ParticipantId, PatientId, UserId};
 use std::collections::HashSet;
 use std::str::FromStr;
 use time::OffsetDateTime;
@@ -33,6 +33,12 @@ pub enum Principal {
         /// Its client id.
         client: String,
     },
+    /// A guest of one teleconsultation (interpreter, relative, another professional), admitted by a
+    /// single-use link: no account, and no relationship but the `act` of that call.
+    Guest {
+        /// Their place in the call.
+        participant: ParticipantId,
+    },
 }
 
 impl Principal {
@@ -41,6 +47,7 @@ impl Principal {
         match self {
             Principal::User { role, .. } => role.as_str(),
             Principal::Device { .. } => "device",
+            Principal::Guest { .. } => "invite",
         }
     }
 
@@ -48,7 +55,7 @@ impl Principal {
     pub fn user(&self) -> Option<UserId> {
         match self {
             Principal::User { id, .. } => Some(*id),
-            Principal::Device { .. } => None,
+            Principal::Device { .. } | Principal::Guest { .. } => None,
         }
     }
 
@@ -68,6 +75,10 @@ impl Principal {
                 client: Some(client.clone()),
                 ..AuditActor::default()
             },
+            Principal::Guest { participant } => AuditActor {
+                client: Some(format!("guest:{participant}")),
+                ..AuditActor::default()
+            },
         }
     }
 
@@ -76,6 +87,8 @@ impl Principal {
             Principal::User { assurance, .. } => i64::from(assurance.level()),
             // Machines authenticate with a secret or a certificate and short-lived tokens.
             Principal::Device { .. } => 2,
+            // A single-use link, bound to one call.
+            Principal::Guest { .. } => 1,
         }
     }
 }
@@ -275,6 +288,7 @@ impl Gate {
         let principal = match &request.principal {
             Principal::User { id, .. } => uid("User", &id.to_string())?,
             Principal::Device { client } => uid("Device", client)?,
+            Principal::Guest { participant } => uid("Guest", &participant.to_string())?,
         };
         let resource = match request.patient {
             Some(p) => uid("Patient", &p.to_string())?,

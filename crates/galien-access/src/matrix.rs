@@ -4,7 +4,7 @@
 use galien_core::SeededEntropy;
 use galien_core::audit::Source;
 use galien_core::identity::{Assurance, Role};
-use galien_core::ids::{PatientId, UserId};
+use galien_core::ids::{ParticipantId, PatientId, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -12,7 +12,8 @@ use crate::action::Action;
 use crate::gate::{AccessRequest, Gate, Principal};
 use crate::relationship::{Relationship, Relationships};
 
-/// The principal roles the matrix covers: every account role, then `device`.
+/// The principal roles the matrix covers: every account role, then `device`, then `invite` (a
+/// teleconsultation guest).
 pub const PRINCIPAL_ROLES: &[&str] = &[
     "medecin",
     "infirmier",
@@ -26,6 +27,7 @@ pub const PRINCIPAL_ROLES: &[&str] = &[
     "administrateur",
     "patient",
     "device",
+    "invite",
 ];
 
 /// One line: a role and an action, allowed or not under each relationship.
@@ -52,6 +54,9 @@ fn principal_for(role: &'static str) -> Principal {
             id: UserId::from_uuid(Uuid::nil()),
             role,
             assurance: Assurance::TwoFactors,
+        },
+        None if role == "invite" => Principal::Guest {
+            participant: ParticipantId::from_uuid(Uuid::nil()),
         },
         None => Principal::Device {
             client: "matrix".to_owned(),

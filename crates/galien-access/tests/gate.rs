@@ -70,6 +70,8 @@ fn expected(role: &str, action: Action, rel: Option<Relationship>) -> bool {
         EmergencyOpen => role == "medecin",
         AccessLogRead => own || role == "dpo",
         ObservationWrite => (role == "device" && rel == Some(Monitoring)) || own,
+        AppointmentManage => ["secretaire", "medecin", "sage_femme"].contains(&role) || own,
+        ConsultationJoin => ((pro || role == "invite") && rel == Some(Act)) || own,
     }
 }
 
@@ -91,7 +93,7 @@ fn acc1_acc2_acc3_matrix_matches_the_specification() {
             }
         }
     }
-    assert_eq!(checked, 12 * 14 * 7);
+    assert_eq!(checked, 13 * 16 * 7);
     assert!(
         wrong.is_empty(),
         "{} mismatches:\n{}",

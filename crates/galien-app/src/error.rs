@@ -44,6 +44,9 @@ impl AppError {
             {
                 ErrorCode::AlreadyInCareTeam
             }
+            AppError::Store(StoreError::Conflict(c)) if c.contains("appointments.status") => {
+                ErrorCode::AppointmentState
+            }
             AppError::Store(_) | AppError::Keys(_) => ErrorCode::Internal,
         }
     }

@@ -5,10 +5,12 @@ pub mod bootstrap;
 pub mod compliance;
 pub mod context;
 pub mod error;
+pub mod ice;
 pub mod identity;
 pub mod keys;
 pub mod notify;
 pub mod patients;
+pub mod teleconsultation;
 pub mod telemonitoring;
 pub mod trace;
 
@@ -39,6 +41,8 @@ pub struct AppSettings {
     pub anomaly: compliance::anomaly::AnomalySettings,
     /// Telemonitoring programmes in force (templates changed by `galien-data/programmes.toml`).
     pub programmes: telemonitoring::ProgrammeBook,
+    /// ICE servers for calls (STUN, TURN with time-limited credentials).
+    pub ice: ice::IceSettings,
 }
 
 /// An OpenID Connect provider asserting two factors (Pro Santé Connect style, AUTH-2).

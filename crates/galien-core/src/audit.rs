@@ -198,6 +198,10 @@ dotted_enum! {
         IncidentOpened = "incident.opened",
         /// An incident was qualified or updated by the DPO.
         IncidentUpdated = "incident.updated",
+        /// Someone took part in a teleconsultation (joined its call, chat or documents).
+        ConsultationJoined = "consultation.joined",
+        /// A teleconsultation was closed (its room ended for good).
+        ConsultationClosed = "consultation.closed",
         /// Audit records were exported.
         AuditExported = "audit.exported",
         /// Audit records were purged after their retention period.
@@ -544,7 +548,7 @@ mod tests {
         for o in Outcome::ALL {
             assert_eq!(Outcome::parse(o.as_str()), Some(*o));
         }
-        assert_eq!(AuditAction::ALL.len(), 33);
+        assert_eq!(AuditAction::ALL.len(), 35);
         assert!(AuditAction::parse("record.delete").is_none());
     }
 }

@@ -72,3 +72,46 @@ mod tests {
         assert!(SystemClock.now().offset().is_utc());
     }
 }
+
+/// `at` in French metropolitan time (Europe/Paris): UTC+1, UTC+2 in summer time — from the last
+/// Sunday of March to the last Sunday of October, changing at 01:00 UTC (the EU rule in force
+/// since 1996). For documents people read (a prescription's date), not for storage.
+pub fn europe_paris(at: time::OffsetDateTime) -> time::OffsetDateTime {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    let last_sunday = |month: time::Month| -> time::OffsetDateTime {
+        let year = utc.year();
+        let days = month.length(year);
+        let last = time::Date::from_calendar_date(year, month, days).unwrap_or(utc.date());
+        let back = i64::from(last.weekday().number_days_from_sunday());
+        (last - time::Duration::days(back))
+            .with_hms(1, 0, 0)
+            .unwrap_or(utc.date().midnight())
+            .assume_utc()
+    };
+    let summer = utc >= last_sunday(time::Month::March) && utc < last_sunday(time::Month::October);
+    let offset = if summer {
+        time::UtcOffset::from_hms(2, 0, 0)
+    } else {
+        time::UtcOffset::from_hms(1, 0, 0)
+    };
+    utc.to_offset(offset.unwrap_or(time::UtcOffset::UTC))
+}
+
+#[cfg(test)]
+mod paris_tests {
+    use super::europe_paris;
+    use time::macros::datetime;
+
+    #[test]
+    fn paris_time_follows_the_eu_summer_time_rule() {
+        // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
+        assert_eq!(europe_paris(datetime!(2026-03-29 00:59 UTC)).offset().whole_hours(), 1);
+        assert_eq!(europe_paris(datetime!(2026-03-29 01:00 UTC)).offset().whole_hours(), 2);
+        assert_eq!(europe_paris(datetime!(2026-10-25 00:59 UTC)).offset().whole_hours(), 2);
+        assert_eq!(europe_paris(datetime!(2026-10-25 01:00 UTC)).offset().whole_hours(), 1);
+        let winter = europe_paris(datetime!(2026-11-28 09:45 UTC));
+        assert_eq!((winter.hour(), winter.minute()), (10, 45));
+        let summer = europe_paris(datetime!(2026-07-14 09:45 UTC));
+        assert_eq!(summer.hour(), 11);
+    }
+}

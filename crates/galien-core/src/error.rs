@@ -282,6 +282,46 @@ error_codes! {
     AlreadyEnrolled = "MON-ALREADY-ENROLLED", Conflict,
         fr: "Ce patient est déjà inscrit dans ce programme de télésurveillance.",
         en: "This patient is already enrolled in this telemonitoring programme.";
+    /// An appointment form missing or contradicting something.
+    AppointmentInvalid = "APT-INVALID", BadInput,
+        fr: "Le rendez-vous est incomplet ou incohérent : patient, médecin, date à venir, durée de 5 à 240 minutes et motif sont requis.",
+        en: "The appointment is incomplete or inconsistent: patient, doctor, a future time, a duration of 5 to 240 minutes and a reason are required.";
+    /// A status change the appointment's current status does not allow.
+    AppointmentState = "APT-STATE", Conflict,
+        fr: "Ce rendez-vous ne peut pas passer dans cet état : il est peut-être déjà terminé, annulé ou en cours.",
+        en: "This appointment cannot move to that status: it may already be completed, cancelled or in progress.";
+    /// The call is over.
+    CallClosed = "CALL-CLOSED", Gone,
+        fr: "Cette téléconsultation est terminée : on ne peut plus la rejoindre.",
+        en: "This teleconsultation is over: it can no longer be joined.";
+    /// The call already has as many people as it can hold.
+    CallFull = "CALL-FULL", Conflict,
+        fr: "L'appel réunit déjà 4 personnes, le maximum.",
+        en: "The call already has 4 people, the most it can hold.";
+    /// A guest link already used, or expired.
+    GuestLinkUsed = "CALL-LINK-USED", Gone,
+        fr: "Ce lien d'invitation a déjà servi ou a expiré. Demandez un nouveau lien au médecin.",
+        en: "This invitation link was already used or has expired. Ask the doctor for a new link.";
+    /// The patient's consent is needed before the call.
+    ConsentRequired = "CALL-CONSENT-REQUIRED", Conflict,
+        fr: "Le consentement du patient à la téléconsultation doit être recueilli avant l'appel.",
+        en: "The patient's consent to the teleconsultation must be recorded before the call.";
+    /// An empty file.
+    DocumentEmpty = "DOC-EMPTY", BadInput,
+        fr: "Le fichier est vide.",
+        en: "The file is empty.";
+    /// A file over the size limit.
+    DocumentTooLarge = "DOC-TOO-LARGE", TooLarge,
+        fr: "Le fichier dépasse 10 Mio : réduisez-le (photo moins lourde, PDF compressé).",
+        en: "The file is over 10 MiB: make it smaller (lighter photo, compressed PDF).";
+    /// A file of a type not accepted.
+    DocumentType = "DOC-TYPE", BadInput,
+        fr: "Seuls les fichiers PDF, JPEG et PNG sont acceptés.",
+        en: "Only PDF, JPEG and PNG files are accepted.";
+    /// A report or prescription form missing something.
+    ReportInvalid = "DOC-REPORT-INVALID", BadInput,
+        fr: "Le compte rendu doit avoir un contenu ; chaque ligne d'ordonnance doit nommer un médicament et sa posologie.",
+        en: "The report needs content; each prescription line must name a medication and its dosage.";
     /// Data sealed with a destroyed or unknown key.
     DataUnreadable = "DATA-UNREADABLE", Gone,
         fr: "Ces données ne sont plus lisibles : leur clé a été détruite (fin de conservation) ou est introuvable.",

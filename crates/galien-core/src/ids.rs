@@ -66,6 +66,16 @@ uuid_id! {
     ConsentId,
     /// A clinical note.
     NoteId,
+    /// An appointment, and the teleconsultation held at it (one room per appointment).
+    AppointmentId,
+    /// One person's place in a teleconsultation (the patient, the médecin, a guest).
+    ParticipantId,
+    /// One connection of a participant to a call's signaling channel (a new one at each reconnection).
+    PeerId,
+    /// A document of a patient's record (shared file, report, prescription).
+    DocumentId,
+    /// A chat message of a call.
+    MessageId,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod consultation;
 pub mod entropy;
 pub mod error;
 pub mod identity;
@@ -13,6 +14,7 @@ pub mod lang;
 pub mod measure;
 pub mod nir;
 pub mod patient;
+pub mod signal;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};

@@ -7,6 +7,8 @@ use crate::nir::Nir;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+#[macro_export]
+#[doc(hidden)]
 macro_rules! simple_enum {
     ($(#[$doc:meta])* $name:ident { $( $(#[$vdoc:meta])* $variant:ident = $text:literal, $fr:literal, $en:literal ),* $(,)? }) => {
         $(#[$doc])*

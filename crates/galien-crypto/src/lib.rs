@@ -9,3 +9,4 @@ pub mod recovery;
 pub mod seal;
 pub mod token;
 pub mod totp;
+pub mod turn;

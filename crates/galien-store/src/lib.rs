@@ -14,6 +14,7 @@ mod migrate;
 mod patients;
 mod postgres;
 mod sqlite;
+mod teleconsultation;
 mod telemonitoring;
 pub mod testing;
 mod tokens;
@@ -40,6 +41,10 @@ pub use patients::{
     CareKind, CareRelationship, Consent, EmergencyAccess, NewCareRelationship, NewConsent,
     NewEmergencyAccess, NewNote, NewPatient, Note, PatientUpdate, SealedPatient, SummaryPermits,
     SummaryRows, WrappedDataKey,
+};
+pub use teleconsultation::{
+    Appointment, Closing, DocumentMeta, NewAppointment, NewDocument, NewMessage, NewParticipant,
+    Participant, StoredMessage,
 };
 pub use telemonitoring::{
     Alert, AlertDecision, Enrolment, NewAlert, NewEnrolment, NewObservation, StoredObservation,

@@ -57,6 +57,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "telemonitoring",
         sql: include_str!("../migrations/sqlite/0007_telemonitoring.sql"),
     },
+    Migration {
+        version: 8,
+        name: "teleconsultation",
+        sql: include_str!("../migrations/sqlite/0008_teleconsultation.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -94,6 +99,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         name: "telemonitoring",
         sql: include_str!("../migrations/postgres/0007_telemonitoring.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "teleconsultation",
+        sql: include_str!("../migrations/postgres/0008_teleconsultation.sql"),
     },
 ];
 

@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod browser;
+pub mod coturn;
 pub mod oidc;
 pub mod pages;
 pub mod people;
 pub mod smtp;
+pub mod ws;
 
 use galien::config::{self, Flags, ValidConfig};
 use galien::{Capabilities, Server};
@@ -33,6 +35,9 @@ pub struct Options {
     pub settings: Vec<(&'static str, toml::Value)>,
     /// Extra routes (e.g. a deliberately slow one to test graceful shutdown).
     pub extra_routes: Option<axum::Router>,
+    /// Start with a copy of this node data directory's `keys/` (a second node of one installation:
+    /// nodes share the master key and the health key ring, as operators deploy them).
+    pub keys_from: Option<PathBuf>,
 }
 
 /// A running node.
@@ -101,6 +106,11 @@ impl TestServer {
         options: Options,
     ) -> TestServer {
         let data_dir = dir.path().join("data");
+        if let Some(from) = &options.keys_from {
+            use std::os::unix::fs::PermissionsExt;
+            copy_dir(&from.join("keys"), &data_dir.join("keys"));
+            std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
         let mut flags = Flags::default();
         flags.0.push((
             "--listen",
@@ -239,4 +249,18 @@ pub fn galien_binary() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// Copies a directory tree (keys of a node), keeping file permissions.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

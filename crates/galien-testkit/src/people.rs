@@ -3,6 +3,7 @@
 //! and sign in with real second factors.
 
 use crate::TestServer;
+use std::sync::Arc;
 use galien_core::{Clock, ManualClock};
 use galien_crypto::totp::TotpSecret;
 use reqwest::header::HeaderMap;
@@ -324,4 +325,58 @@ impl<'a> Inviter<'a> {
 pub async fn submit(agent: &Agent, page: &str, action: &str, fields: &[(&str, String)]) -> Page {
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     agent.submit(page, action, &fields).await
+}
+
+/// A session cookie (`galien_session=…`) of `who`, signed in with password and TOTP.
+pub async fn session_cookie(s: &TestServer, clock: &ManualClock, who: &Enrolled) -> String {
+    use reqwest::cookie::CookieStore;
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let read = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let body = r.text().await.unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    };
+    let login = read(client.get(s.url("/login")).send().await.unwrap()).await;
+    let csrf = login.field("_csrf").unwrap();
+    let r = client
+        .post(s.url("/login"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", who.email.as_str()),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let factor = read(client.get(s.url("/login/factor")).send().await.unwrap()).await;
+    let csrf = factor.field("_csrf").unwrap();
+    let code = next_code(clock, &who.totp);
+    let r = client
+        .post(s.url("/login/factor"))
+        .form(&[("_csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/account");
+    let url = reqwest::Url::parse(&s.base_url).unwrap();
+    let cookies = jar.cookies(&url).unwrap();
+    cookies
+        .to_str()
+        .unwrap()
+        .split(';')
+        .map(str::trim)
+        .find(|c| c.starts_with("galien_session="))
+        .unwrap()
+        .to_owned()
 }

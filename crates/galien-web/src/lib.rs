@@ -16,6 +16,8 @@ pub mod metrics;
 pub mod observe;
 pub mod pages;
 pub mod texts;
+pub mod texts_appointments;
+pub mod texts_call;
 pub mod texts_dpo;
 pub mod texts_incidents;
 pub mod texts_lead;
@@ -40,6 +42,8 @@ pub struct WebState {
     pub metrics: Arc<metrics::Metrics>,
     /// Whether Galien serves HTTPS itself (cookies get `Secure`, responses get HSTS).
     pub tls: bool,
+    /// This node's teleconsultation pages and their signaling relay.
+    pub hub: galien_app::teleconsultation::hub::Hub,
 }
 
 /// HTTP settings from the operator's configuration.
@@ -114,6 +118,7 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
         .route("/metrics", get(health::metrics))
         .route("/assets/{*file}", get(assets::serve))
         .merge(api::fhir_observations::routes())
+        .merge(api::openapi::routes())
         .merge(pages::certificate::routes())
         .merge(pages::oidc::routes())
         .merge(pages::webauthn::routes())
@@ -123,6 +128,9 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
         .merge(pages::incidents::routes())
         .merge(pages::my_record::routes())
         .merge(pages::monitoring::routes())
+        .merge(pages::appointments::routes())
+        .merge(pages::call::routes())
+        .merge(pages::ice::routes())
         .route_layer(axum::middleware::from_fn(observe::record_route))
         .fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)

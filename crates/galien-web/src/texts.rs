@@ -32,6 +32,8 @@ pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'sta
         .chain(crate::texts_patients::TEXTS.iter())
         .chain(crate::texts_incidents::TEXTS.iter())
         .chain(crate::texts_monitoring::TEXTS.iter())
+        .chain(crate::texts_appointments::TEXTS.iter())
+        .chain(crate::texts_call::TEXTS.iter())
 }
 
 /// (key, French, English)

@@ -47,6 +47,120 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Forwarding the audit trail to a SIEM (syslog over TLS).
     pub siem: SiemConfig,
+    /// STUN and TURN servers for calls.
+    pub ice: IceConfig,
+}
+
+/// `[ice]` (ACT-1): the STUN and TURN servers that call pages use. TURN credentials are derived
+/// for each connection from `turn_secret`, shared with the TURN server (coturn `use-auth-secret` +
+/// `static-auth-secret`), and expire after `credential_ttl_secs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IceConfig {
+    /// `stun:`/`stuns:` URLs: a TOML list, or one string of URLs separated by commas or spaces
+    /// (the form of `GALIEN_ICE_STUN_URLS`).
+    #[serde(deserialize_with = "url_list")]
+    pub stun_urls: Vec<String>,
+    /// `turn:`/`turns:` URLs, in the same forms; they need `turn_secret`.
+    #[serde(deserialize_with = "url_list")]
+    pub turn_urls: Vec<String>,
+    /// The secret shared with the TURN server (coturn `static-auth-secret`, at least 16 characters).
+    pub turn_secret: Option<Secret>,
+    /// Seconds TURN credentials stay valid (60–86400); enough for a call, since coturn refuses
+    /// expired credentials when a relay is opened.
+    pub credential_ttl_secs: u64,
+    /// Media only through the TURN relay (`iceTransportPolicy: "relay"`); needs `turn_urls`.
+    pub relay_only: bool,
+}
+
+impl Default for IceConfig {
+    fn default() -> Self {
+        Self {
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            credential_ttl_secs: 4 * 3600,
+            relay_only: false,
+        }
+    }
+}
+
+/// A list of URLs: a TOML array of strings, or one string separated by commas or whitespace.
+fn url_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Urls {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Urls::deserialize(d)? {
+        Urls::List(list) => list,
+        Urls::Text(text) => text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// Shortest `ice.turn_secret` accepted: whoever knows the secret can mint TURN credentials.
+const MIN_TURN_SECRET_CHARS: usize = 16;
+
+impl IceConfig {
+    /// Checks the section as a whole; the error names the key at fault.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let well_formed = |url: &str, schemes: [&str; 2]| {
+            schemes.iter().any(|scheme| {
+                url.strip_prefix(scheme)
+                    .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+            }) && !url.chars().any(char::is_control)
+        };
+        for url in &self.stun_urls {
+            if !well_formed(url, ["stun:", "stuns:"]) {
+                return Err((
+                    "ice.stun_urls",
+                    format!("{url:?} is not a stun: or stuns: URL"),
+                ));
+            }
+        }
+        for url in &self.turn_urls {
+            if !well_formed(url, ["turn:", "turns:"]) {
+                return Err((
+                    "ice.turn_urls",
+                    format!("{url:?} is not a turn: or turns: URL"),
+                ));
+            }
+        }
+        if !(60..=86_400).contains(&self.credential_ttl_secs) {
+            return Err((
+                "ice.credential_ttl_secs",
+                format!("{} is out of range", self.credential_ttl_secs),
+            ));
+        }
+        match &self.turn_secret {
+            None if !self.turn_urls.is_empty() => {
+                return Err((
+                    "ice.turn_secret",
+                    "is required with ice.turn_urls (TURN servers refuse requests without credentials)"
+                        .into(),
+                ));
+            }
+            Some(secret) if secret.expose().trim().chars().count() < MIN_TURN_SECRET_CHARS => {
+                return Err((
+                    "ice.turn_secret",
+                    format!("is too short: at least {MIN_TURN_SECRET_CHARS} characters"),
+                ));
+            }
+            _ => {}
+        }
+        if self.relay_only && self.turn_urls.is_empty() {
+            return Err((
+                "ice.relay_only",
+                "needs ice.turn_urls: with no relay, calls could not connect".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[siem]` (TRACE-3): absent address = no forwarding. See [`crate::siem`].
@@ -143,6 +257,7 @@ impl Default for Config {
             oidc: OidcConfig::default(),
             audit: AuditConfig::default(),
             siem: SiemConfig::default(),
+            ice: IceConfig::default(),
         }
     }
 }
@@ -451,6 +566,11 @@ pub const KEYS: &[&str] = &[
     "siem.ca",
     "siem.app_name",
     "siem.hostname",
+    "ice.stun_urls",
+    "ice.turn_urls",
+    "ice.turn_secret",
+    "ice.credential_ttl_secs",
+    "ice.relay_only",
 ];
 
 /// Environment variables with the `GALIEN_` prefix that are not configuration keys.
@@ -730,6 +850,20 @@ fn fix_for(key: &str) -> String {
         "siem.app_name" | "siem.hostname" => {
             "give printable ASCII without spaces (app_name: at most 48 characters)".into()
         }
+        "ice.stun_urls" => {
+            "give stun: or stuns: URLs such as stun:turn.example.fr:3478 (a TOML list, or separated by commas)"
+                .into()
+        }
+        "ice.turn_urls" => {
+            "give turn: or turns: URLs such as turn:turn.example.fr:3478?transport=udp, with ice.turn_secret"
+                .into()
+        }
+        "ice.turn_secret" => {
+            "give the TURN server's static-auth-secret (coturn use-auth-secret), at least 16 characters, e.g. from openssl rand -hex 32"
+                .into()
+        }
+        "ice.credential_ttl_secs" => "give a number of seconds between 60 and 86400".into(),
+        "ice.relay_only" => "give true or false; true needs ice.turn_urls and ice.turn_secret".into(),
         _ => "see README, Configuration".into(),
     }
 }
@@ -933,6 +1067,9 @@ impl Config {
             ));
         }
         crate::siem::check_config(&self.siem).map_err(|(key, problem)| err(key, problem))?;
+        self.ice
+            .check()
+            .map_err(|(key, problem)| err(key, problem))?;
         let tls = match (&self.tls.cert, &self.tls.key, self.tls.self_signed) {
             (None, None, false) => TlsMode::Off,
             (None, None, true) => TlsMode::SelfSigned,
@@ -1059,6 +1196,23 @@ impl ValidConfig {
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.config.http.shutdown_grace_secs)
     }
+
+    /// STUN and TURN servers for calls (ACT-1).
+    pub fn ice_settings(&self) -> galien_app::ice::IceSettings {
+        let i = &self.config.ice;
+        galien_app::ice::IceSettings {
+            stun_urls: i.stun_urls.clone(),
+            turn_urls: i.turn_urls.clone(),
+            turn_secret: i
+                .turn_secret
+                .as_ref()
+                .map(|s| galien_crypto::turn::TurnSecret::new(s.expose().as_bytes())),
+            credential_ttl: time::Duration::seconds(
+                i64::try_from(i.credential_ttl_secs).unwrap_or(i64::MAX),
+            ),
+            relay_only: i.relay_only,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1122,6 +1276,7 @@ mod tests {
             "siem.address",
             "siem.ca",
             "siem.hostname",
+            "ice.turn_secret",
         ] {
             present.push(k.to_owned());
         }
@@ -1226,5 +1381,107 @@ mod tests {
         assert!(!format!("{v:?}").contains("hunter2"));
         let shown = toml::to_string(&v.config).unwrap();
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn act1_ice_settings_are_read_from_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("galien.toml");
+        std::fs::write(
+            &file,
+            "[ice]\nstun_urls = [\"stun:turn.galien.test:3478\"]\ncredential_ttl_secs = 3600\nrelay_only = true\n",
+        )
+        .unwrap();
+        let (c, o) = load(
+            Some(&file),
+            &env(&[
+                (
+                    "GALIEN_ICE_TURN_URLS",
+                    "turn:turn.galien.test:3478?transport=udp, turns:turn.galien.test:5349",
+                ),
+                (
+                    "GALIEN_ICE_TURN_SECRET",
+                    "a-secret-of-thirty-two-characters",
+                ),
+            ]),
+            &Flags::default(),
+        )
+        .unwrap();
+        let v = c.validate(&o).unwrap();
+        let ice = v.ice_settings();
+        assert_eq!(ice.stun_urls, ["stun:turn.galien.test:3478"]);
+        assert_eq!(
+            ice.turn_urls,
+            [
+                "turn:turn.galien.test:3478?transport=udp",
+                "turns:turn.galien.test:5349"
+            ]
+        );
+        assert_eq!(ice.credential_ttl, time::Duration::hours(1));
+        assert!(ice.relay_only);
+        assert_eq!(
+            ice.turn_secret.unwrap().expose(),
+            b"a-secret-of-thirty-two-characters"
+        );
+        assert!(!format!("{v:?}").contains("thirty-two"));
+        assert!(!toml::to_string(&v.config).unwrap().contains("thirty-two"));
+        // Defaults: no server, credentials for four hours, every candidate allowed.
+        let d = load_env(&[]).unwrap().ice_settings();
+        assert!(d.stun_urls.is_empty() && d.turn_urls.is_empty() && d.turn_secret.is_none());
+        assert_eq!(d.credential_ttl, time::Duration::hours(4));
+        assert!(!d.relay_only);
+    }
+
+    #[test]
+    fn act1_bad_ice_settings_stop_the_start() {
+        let secret = (
+            "GALIEN_ICE_TURN_SECRET",
+            "a-secret-of-thirty-two-characters",
+        );
+        let turn = ("GALIEN_ICE_TURN_URLS", "turn:127.0.0.1:3478");
+        let refused = |pairs: &[(&str, &str)], key: &str, words: &str| {
+            let e = load_env(pairs).unwrap_err();
+            assert_eq!(e.key, key, "{e}");
+            assert!(e.to_string().contains(words), "{e}");
+            assert!(!e.to_string().contains("thirty-two"), "{e}");
+        };
+        refused(&[turn], "ice.turn_secret", "required with ice.turn_urls");
+        refused(
+            &[turn, ("GALIEN_ICE_TURN_SECRET", "short")],
+            "ice.turn_secret",
+            "too short",
+        );
+        refused(
+            &[("GALIEN_ICE_TURN_URLS", "https://turn.galien.test"), secret],
+            "ice.turn_urls",
+            "not a turn: or turns: URL",
+        );
+        refused(
+            &[("GALIEN_ICE_STUN_URLS", "turn:turn.galien.test:3478")],
+            "ice.stun_urls",
+            "not a stun: or stuns: URL",
+        );
+        refused(
+            &[("GALIEN_ICE_STUN_URLS", "stun:")],
+            "ice.stun_urls",
+            "not a stun: or stuns: URL",
+        );
+        refused(
+            &[turn, secret, ("GALIEN_ICE_CREDENTIAL_TTL_SECS", "59")],
+            "ice.credential_ttl_secs",
+            "out of range",
+        );
+        refused(
+            &[turn, secret, ("GALIEN_ICE_CREDENTIAL_TTL_SECS", "86401")],
+            "ice.credential_ttl_secs",
+            "out of range",
+        );
+        refused(
+            &[("GALIEN_ICE_RELAY_ONLY", "true")],
+            "ice.relay_only",
+            "needs ice.turn_urls",
+        );
+        assert!(load_env(&[turn, secret, ("GALIEN_ICE_CREDENTIAL_TTL_SECS", "60")]).is_ok());
+        assert!(load_env(&[turn, secret, ("GALIEN_ICE_CREDENTIAL_TTL_SECS", "86400")]).is_ok());
     }
 }

@@ -150,6 +150,7 @@ pub fn make_app(
             )),
             anomaly: config.config.anomaly.settings(),
             programmes,
+            ice: config.ice_settings(),
         },
         oidc: Arc::default(),
         gate: Arc::new(gate),
@@ -304,6 +305,7 @@ impl Server {
             app: app.clone(),
             metrics: Arc::new(galien_web::metrics::Metrics::new(store.clone())),
             tls: tls.is_some(),
+            hub: galien_app::teleconsultation::hub::Hub::start(app.clone()),
         };
         let router = galien_web::router(
             state,

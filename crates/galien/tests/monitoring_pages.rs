@@ -25,7 +25,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 use time::macros::datetime;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 macro_rules! on_both_backends {
@@ -555,117 +554,19 @@ async fn act3_doctor_enrols_device_alerts_nurse_takes_on_and_closes(backend: Bac
 
 /// A session cookie (`galien_session=…`) of `who`, signed in with password and TOTP.
 async fn session_cookie(w: &World, who: &Enrolled) -> String {
-    use reqwest::cookie::CookieStore;
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let client = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let read = |r: reqwest::Response| async move {
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let body = r.text().await.unwrap();
-        Page {
-            status,
-            headers,
-            body,
-        }
-    };
-    let login = read(client.get(w.s.url("/login")).send().await.unwrap()).await;
-    let csrf = login.field("_csrf").unwrap();
-    let r = client
-        .post(w.s.url("/login"))
-        .form(&[
-            ("_csrf", csrf.as_str()),
-            ("email", who.email.as_str()),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let factor = read(client.get(w.s.url("/login/factor")).send().await.unwrap()).await;
-    let csrf = factor.field("_csrf").unwrap();
-    let code = people::next_code(&w.clock, &who.totp);
-    let r = client
-        .post(w.s.url("/login/factor"))
-        .form(&[("_csrf", csrf.as_str()), ("code", code.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["location"], "/account");
-    let url = reqwest::Url::parse(&w.s.base_url).unwrap();
-    let cookies = jar.cookies(&url).unwrap();
-    cookies
-        .to_str()
-        .unwrap()
-        .split(';')
-        .map(str::trim)
-        .find(|c| c.starts_with("galien_session="))
-        .unwrap()
-        .to_owned()
+    people::session_cookie(&w.s, &w.clock, who).await
 }
 
-/// Opens `/monitoring/ws` by hand (RFC 6455 handshake): the status, the response head, and the
-/// connection when upgraded.
 async fn ws_open(
     s: &TestServer,
     cookie: Option<&str>,
     origin: Option<&str>,
 ) -> (u16, String, Option<TcpStream>) {
-    let host = s.base_url.trim_start_matches("http://").to_owned();
-    let mut stream = TcpStream::connect(&host).await.unwrap();
-    let mut request = format!(
-        "GET /monitoring/ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Version: 13\r\n"
-    );
-    if let Some(c) = cookie {
-        request.push_str(&format!("Cookie: {c}\r\n"));
-    }
-    if let Some(o) = origin {
-        request.push_str(&format!("Origin: {o}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).await.unwrap() == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head, (status == 101).then_some(stream))
+    galien_testkit::ws::open(s, "/monitoring/ws", cookie, origin).await
 }
 
-/// The next text message from the server (pings skipped; a close is a failure).
 async fn ws_text(stream: &mut TcpStream) -> String {
-    loop {
-        let mut h = [0u8; 2];
-        stream.read_exact(&mut h).await.unwrap();
-        assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
-        let mut len = u64::from(h[1] & 0x7f);
-        if len == 126 {
-            let mut b = [0u8; 2];
-            stream.read_exact(&mut b).await.unwrap();
-            len = u64::from(u16::from_be_bytes(b));
-        } else if len == 127 {
-            let mut b = [0u8; 8];
-            stream.read_exact(&mut b).await.unwrap();
-            len = u64::from_be_bytes(b);
-        }
-        let mut payload = vec![0u8; usize::try_from(len).unwrap()];
-        stream.read_exact(&mut payload).await.unwrap();
-        match h[0] & 0x0f {
-            1 => return String::from_utf8(payload).unwrap(),
-            8 => panic!("the socket closed: {payload:?}"),
-            _ => {}
-        }
-    }
+    galien_testkit::ws::text(stream).await
 }
 
 async fn act3_live_board_socket_says_alerts_changed_and_refuses_strangers(backend: Backend) {

@@ -57,7 +57,9 @@ pub fn event_type(action: AuditAction) -> (&'static str, &'static str) {
         | A::RecordWrite
         | A::RecordShredded
         | A::AccessDenied
-        | A::AccessEmergency => ("110110", "Patient Record"),
+        | A::AccessEmergency
+        | A::ConsultationJoined
+        | A::ConsultationClosed => ("110110", "Patient Record"),
         A::AccessEmergencyReviewed | A::IncidentOpened | A::IncidentUpdated => {
             ("110101", "Audit Log Used")
         }
@@ -83,7 +85,11 @@ pub fn action_code(action: AuditAction) -> &'static str {
         A::AccountInvited | A::MachineClientCreated | A::MachineTokenIssued | A::IncidentOpened => {
             "C"
         }
-        A::RecordRead | A::RecordExport | A::RecordPrint | A::AuditExported => "R",
+        A::RecordRead
+        | A::RecordExport
+        | A::RecordPrint
+        | A::AuditExported
+        | A::ConsultationJoined => "R",
         A::RecordWrite
         | A::AuthFactorEnrolled
         | A::AuthFactorRemoved
@@ -92,7 +98,8 @@ pub fn action_code(action: AuditAction) -> &'static str {
         | A::AccountActivated
         | A::AccountSuspended
         | A::AccountReactivated
-        | A::AccountDeactivated => "U",
+        | A::AccountDeactivated
+        | A::ConsultationClosed => "U",
         A::MachineClientRevoked | A::AuditPurged | A::RecordShredded => "D",
         A::AuthLoginSucceeded
         | A::AuthLoginFailed

@@ -107,7 +107,7 @@ pub async fn invite(
     Ok((app.store.user(id).await?, link))
 }
 
-async fn issue_invitation(app: &App, user: UserId) -> Result<EnrolmentLink, AppError> {
+pub(crate) async fn issue_invitation(app: &App, user: UserId) -> Result<EnrolmentLink, AppError> {
     let now = app.clock.now();
     let token = SecretToken::generate(app.entropy.as_ref());
     let expires_at = now + app.settings.enrolment_link_ttl;

@@ -303,6 +303,8 @@ pub struct IdentityView {
     pub has_nir: bool,
     /// Whether the patient has an account.
     pub has_account: bool,
+    /// The patient's own account, once linked.
+    pub account: Option<galien_core::ids::UserId>,
     /// Registered at.
     pub created_at: OffsetDateTime,
 }
@@ -331,6 +333,7 @@ pub(crate) fn view_of(app: &App, p: &SealedPatient) -> Result<(IdentityView, Dat
             ins_status: p.ins_status,
             has_nir: p.has_nir,
             has_account: p.user.is_some(),
+            account: p.user,
             created_at: p.created_at,
         },
         key,

@@ -27,6 +27,8 @@ macro_rules! in_tx {
     };
 }
 
+pub(crate) use in_tx;
+
 /// Runs a read-only `$body` on the backend's read pool: on SQLite it never queues behind the writer.
 macro_rules! read {
     ($store:expr, |$conn:ident| $body:block) => {

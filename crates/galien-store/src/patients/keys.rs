@@ -108,7 +108,7 @@ impl Store {
 
 impl Store {
     /// The wrapped data key of the permit's patient, so the holder of a write permit can seal what it
-    /// writes. Borrowing the permit writes no trace: the write that consumes the permit does. A key
+    /// writes (or open what it reads). Borrowing the permit writes no trace: the write that consumes the permit does. A key
     /// alone opens nothing without the sealed values, which only permits reach.
     pub async fn data_key_for(
         &self,
@@ -120,6 +120,9 @@ impl Store {
                 galien_access::Action::RecordWrite,
                 galien_access::Action::IdentityWrite,
                 galien_access::Action::ObservationWrite,
+                galien_access::Action::AppointmentManage,
+                galien_access::Action::ConsultationJoin,
+                galien_access::Action::RecordRead,
             ],
         )?;
         read_only!(self, |conn| {

@@ -2,6 +2,7 @@
 //! (OAuth 2.0 client credentials, AUTH-9); errors are JSON with a stable code.
 
 pub mod fhir_observations;
+pub mod openapi;
 pub mod token;
 
 use crate::WebState;

@@ -2,11 +2,14 @@
 
 pub mod account;
 pub mod admin;
+pub mod appointments;
+pub mod call;
 pub mod certificate;
 pub mod dpo;
 pub mod emergency_review;
 pub mod enrol;
 pub mod home;
+pub mod ice;
 pub mod incidents;
 pub mod login;
 pub mod machines;
@@ -60,6 +63,8 @@ pub struct Nav {
     pub sees_monitoring: bool,
     /// Shows the "Mon dossier" link (a patient's own record and its access log, TRACE-4).
     pub is_patient: bool,
+    /// Shows the "Rendez-vous" link (médecins, secretariat, sages-femmes: ACT-1).
+    pub sees_appointments: bool,
     /// For the DPO: open incidents, as a badge on the "Incidents" link (TRACE-6). Counted only
     /// where [`with_open_incidents`] is called, not on every page.
     pub open_incidents: Option<u64>,
@@ -81,6 +86,7 @@ pub fn frame(lang: Lang, here: impl Into<String>, current: Option<&Current>) -> 
             sees_patients: sees_patients(c.user.role),
             sees_monitoring: c.user.role.is_health_professional(),
             is_patient: c.user.role == galien_core::identity::Role::Patient,
+            sees_appointments: appointments::books(c.user.role),
             open_incidents: None,
             strong: c.is_strong(),
         }),

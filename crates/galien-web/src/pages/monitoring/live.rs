@@ -47,7 +47,7 @@ fn refuse(code: ErrorCode) -> Response {
 
 /// Whether the handshake comes from one of our pages: no `Origin` (not a browser), or the
 /// configured public address, or the address the request was sent to.
-fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
@@ -107,7 +107,10 @@ enum End {
 }
 
 /// Whether the session may still use the board, read without touching it.
-async fn still_live(state: &WebState, digest: &TokenDigest) -> Result<bool, StoreError> {
+pub(crate) async fn still_live(
+    state: &WebState,
+    digest: &TokenDigest,
+) -> Result<bool, StoreError> {
     let s = match state.app.store.session(digest).await {
         Ok(s) => s,
         Err(StoreError::NotFound) => return Ok(false),

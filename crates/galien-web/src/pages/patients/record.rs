@@ -219,6 +219,8 @@ struct SummaryPage {
     today: String,
     /// The telemonitoring section (ACT-3), for those who read the clinical record.
     monitoring: Option<crate::pages::monitoring::section::Section>,
+    /// The "Rendez-vous et documents" section (ACT-1).
+    appointments: Option<crate::pages::appointments::section::Section>,
 }
 
 fn summary_page(
@@ -276,6 +278,7 @@ fn summary_page(
         typed: shown.typed,
         today: iso_date(now.date()),
         monitoring: None,
+        appointments: None,
         id,
     }
 }
@@ -348,6 +351,8 @@ async fn show_summary(
                 crate::pages::monitoring::section::section(state, current, &s, id, typed, t).await;
             let mut p = summary_page(state, current, lang, s, shown);
             p.monitoring = section;
+            p.appointments =
+                crate::pages::appointments::section::section(state, current, ctx, id).await;
             Ok(render(status, &p))
         }
         Err(e) if e.code() == ErrorCode::AccessDenied => {

@@ -1,0 +1,68 @@
+//! The "Rendez-vous et documents" section of a record's summary (ACT-1): the patient's
+//! teleconsultations (time, médecin, status, a link to each) and, for those who book, the link that
+//! books one for this patient. It shows to whoever sees the summary: an appointment's metadata is
+//! read under the identity read the summary already made, and nothing more is traced.
+
+use super::{StatusBadge, badge, books, when};
+use crate::WebState;
+use galien_app::RequestContext;
+use galien_app::identity::session::Current;
+use galien_app::teleconsultation::appointments;
+use galien_core::ids::PatientId;
+
+/// Most appointments listed (the newest).
+pub(crate) const LIMIT: usize = 10;
+
+/// One appointment as listed.
+#[derive(Debug, Clone)]
+pub(crate) struct Line {
+    pub(crate) href: String,
+    pub(crate) when: String,
+    pub(crate) practitioner: String,
+    pub(crate) status: StatusBadge,
+}
+
+/// The section as shown.
+#[derive(Debug, Clone)]
+pub(crate) struct Section {
+    pub(crate) lines: Vec<Line>,
+    /// Older ones are not listed.
+    pub(crate) more: bool,
+    /// The booking link, for those who book.
+    pub(crate) book_href: Option<String>,
+}
+
+/// The section of `patient`'s summary; `None` when the appointments cannot be read (logged, the
+/// section left out rather than shown wrong).
+pub(crate) async fn section(
+    state: &WebState,
+    current: &Current,
+    ctx: &RequestContext,
+    patient: PatientId,
+) -> Option<Section> {
+    let lang = ctx.lang;
+    let list = match appointments::of_patient(&state.app, &current.actor(), ctx, patient).await {
+        Ok(list) => list,
+        Err(e) => {
+            if matches!(e, galien_app::AppError::Store(_)) {
+                tracing::error!(error = %e, "cannot read a patient's appointments");
+            }
+            return None;
+        }
+    };
+    let lines = list
+        .iter()
+        .take(LIMIT)
+        .map(|a| Line {
+            href: format!("/appointments/{}", a.id),
+            when: when(a.scheduled_at, lang),
+            practitioner: a.practitioner_name.clone(),
+            status: badge(a.status, lang),
+        })
+        .collect();
+    Some(Section {
+        lines,
+        more: list.len() > LIMIT,
+        book_href: books(current.user.role).then(|| format!("/appointments/new?patient={patient}")),
+    })
+}
