@@ -597,3 +597,57 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
 
     w.s.stop().await;
 }
+
+/// With `ice.relay_only` the browsers may only use the TURN relay: the call still connects, through
+/// a real coturn with the credentials Galien derived from their shared secret, and the page says
+/// the media are relayed (and still encrypted end to end).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn act1_the_call_goes_through_coturn_and_says_it_is_relayed() {
+    use galien_core::Clock;
+    let secret = "coturn-shared-secret-for-tests-0123456789";
+    let coturn = galien_testkit::coturn::Coturn::start(secret);
+    // coturn checks the credentials' expiry against the machine's clock.
+    let clock = Arc::new(ManualClock::new(galien_core::SystemClock.now()));
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        Options {
+            clock: Some(clock.clone()),
+            settings: vec![
+                (
+                    "ice.turn_urls",
+                    toml::Value::Array(vec![toml::Value::String(coturn.url())]),
+                ),
+                ("ice.turn_secret", toml::Value::String(secret.into())),
+                ("ice.relay_only", toml::Value::Boolean(true)),
+            ],
+            ..Options::default()
+        },
+    )
+    .await;
+    let w = world_on(s, clock).await;
+    let id = booked(&w, w.patient, &w.claire_actor).await;
+    let (_browser, doc, me) = browsers(&w).await;
+    screenshots_on_failure(&[(&doc, "relay-doctor"), (&me, "relay-patient")], async {
+        open_call(&doc, &w.s, id).await;
+        wait_state(&doc, "in-call").await;
+        open_call(&me, &w.s, id).await;
+        wait_state(&me, "waiting").await;
+        doc.wait_for("#lobby-list button.admit", WAIT).await;
+        doc.find("#lobby-list button.admit").await.click().await;
+        me.wait_until_js(CONNECTED, WAIT).await;
+        doc.wait_until_js(CONNECTED, WAIT).await;
+        for page in [&doc, &me] {
+            page.wait_until_js(
+                "document.querySelector('.tile.remote').dataset.path === 'relayed'",
+                WAIT,
+            )
+            .await;
+        }
+        let status = me.find("#call-status").await.text().await;
+        assert!(status.contains("relayée (serveur TURN)"), "{status}");
+        assert!(status.contains("chiffrée de bout en bout"), "{status}");
+        me.save_screenshot("call-patient-relayed").await;
+    })
+    .await;
+    w.s.stop().await;
+}
