@@ -651,3 +651,98 @@ async fn act1_the_call_goes_through_coturn_and_says_it_is_relayed() {
     .await;
     w.s.stop().await;
 }
+
+/// A guest joins with their single-use link, waits, is admitted and chats under the name the
+/// médecin gave; a call holds four people (a mesh), the fifth admission is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn act1_guests_join_by_link_and_a_call_holds_four_people() {
+    let w = world(Backend::Sqlite).await;
+    let id = booked(&w, w.patient, &w.claire_actor).await;
+    let path = format!("/consultations/{id}/ws");
+    let origin = w.s.base_url.clone();
+    let doc_cookie = people::session_cookie(&w.s, &w.clock, &w.doc).await;
+    let claire_cookie = people::session_cookie(&w.s, &w.clock, &w.claire).await;
+    let (_, _, doc_ws) = ws::open(&w.s, &path, Some(&doc_cookie), Some(&origin)).await;
+    let mut doc_ws = doc_ws.unwrap();
+    let (_, _, claire_ws) = ws::open(&w.s, &path, Some(&claire_cookie), Some(&origin)).await;
+    let mut claire_ws = claire_ws.unwrap();
+    let mut guests = Vec::new();
+    for i in 0..3 {
+        let invitation =
+            call::invite_guest(&w.app, &w.doc_actor, &ctx(), id, &format!("Interprète {i}"))
+                .await
+                .unwrap();
+        let token = invitation.url.rsplit('/').next().unwrap().to_owned();
+        let agent = people::Agent::new(&w.s);
+        let r = agent
+            .submit(&format!("/join/{token}"), &format!("/join/{token}"), &[])
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let cookie = r.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(cookie.starts_with("galien_guest="), "{cookie}");
+        let (s, head, g) = ws::open(&w.s, &path, Some(&cookie), Some(&origin)).await;
+        assert_eq!(s, 101, "{head}");
+        let mut g = g.unwrap();
+        let welcome = ws::until(&mut g, WAIT, |m| m["type"] == "welcome").await;
+        assert_eq!(welcome["admitted"], false);
+        assert_eq!(welcome["name"], format!("Interprète {i}"));
+        guests.push(g);
+    }
+    let lobby = ws::until(&mut doc_ws, WAIT, |m| {
+        m["type"] == "lobby" && m["waiting"].as_array().is_some_and(|l| l.len() == 4)
+    })
+    .await;
+    let waiting: Vec<(String, String)> = lobby["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["participant"].as_str().unwrap().to_owned(),
+                p["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let find = |name: &str| waiting.iter().find(|(_, n)| n == name).unwrap().0.clone();
+    // The médecin + the patient + two guests: four.
+    for who in ["Claire Petit", "Interprète 0", "Interprète 1"] {
+        ws::send_text(
+            &mut doc_ws,
+            &format!(r#"{{"type":"admit","participant":"{}"}}"#, find(who)),
+        )
+        .await;
+    }
+    ws::until(&mut claire_ws, WAIT, |m| m["type"] == "admitted").await;
+    ws::until(&mut guests[0], WAIT, |m| m["type"] == "admitted").await;
+    ws::until(&mut guests[1], WAIT, |m| m["type"] == "admitted").await;
+    ws::send_text(
+        &mut doc_ws,
+        &format!(r#"{{"type":"admit","participant":"{}"}}"#, find("Interprète 2")),
+    )
+    .await;
+    let full = ws::until(&mut doc_ws, WAIT, |m| m["type"] == "error").await;
+    assert_eq!(full["code"], "CALL-FULL");
+    // A guest speaks in the chat under the name the médecin gave.
+    ws::send_text(&mut guests[0], r#"{"type":"chat","text":"Je traduis pour Mme Petit."}"#).await;
+    let chat = ws::until(&mut claire_ws, WAIT, |m| m["type"] == "chat").await;
+    assert_eq!(chat["line"]["name"], "Interprète 0");
+    assert_eq!(chat["line"]["text"], "Je traduis pour Mme Petit.");
+    // The guest's reads are traced with the guest as actor.
+    let traces = all_traces(&w).await;
+    assert!(
+        traces.iter().any(|e| e
+            .actor
+            .client
+            .as_deref()
+            .is_some_and(|c| c.starts_with("guest:"))
+            && e.patient == Some(w.patient)),
+        "guest accesses are traced"
+    );
+    w.s.stop().await;
+}
