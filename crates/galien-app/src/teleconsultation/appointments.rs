@@ -8,15 +8,16 @@ use galien_core::ErrorCode;
 use galien_core::audit::ResourceRef;
 use galien_core::consultation::{AppointmentStatus, ParticipantKind};
 use galien_core::identity::{AccountStatus, Actor, Email, Role};
-use galien_core::ids::{AppointmentId, CareRelationshipId, ConsentId, ParticipantId, PatientId, UserId};
+use galien_core::ids::{
+    AppointmentId, CareRelationshipId, ConsentId, ParticipantId, PatientId, UserId,
+};
 use galien_core::patient::{ConsentMeans, ConsentSubject};
 use galien_store::{
-    Appointment, CareKind, NewAppointment, NewCareRelationship, NewConsent, NewParticipant,
-    NewUser,
+    Appointment, CareKind, NewAppointment, NewCareRelationship, NewConsent, NewParticipant, NewUser,
 };
 use time::{Duration, OffsetDateTime};
 
-use super::{consultation_ref, key_for, permit_for, Joiner};
+use super::{Joiner, consultation_ref, key_for, permit_for};
 use crate::patients::access::Asking;
 use crate::patients::{open_text, place};
 use crate::{App, AppError, RequestContext};
@@ -278,16 +279,21 @@ pub async fn day(
     let mut names = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(list.len());
     for a in list {
-        if !names.contains_key(&a.patient) {
-            let name = match crate::patients::records::identity(app, actor, ctx, a.patient).await {
-                Ok((view, _)) => Some(view.identity.display_name()),
-                Err(AppError::Refused(_)) => None,
-                Err(e) => return Err(e),
-            };
-            names.insert(a.patient, name);
-        }
+        let patient_name = match names.get(&a.patient) {
+            Some(known) => Option::clone(known),
+            None => {
+                let name =
+                    match crate::patients::records::identity(app, actor, ctx, a.patient).await {
+                        Ok((view, _)) => Some(view.identity.display_name()),
+                        Err(AppError::Refused(_)) => None,
+                        Err(e) => return Err(e),
+                    };
+                names.insert(a.patient, name.clone());
+                name
+            }
+        };
         out.push(AppointmentLine {
-            patient_name: names.get(&a.patient).cloned().flatten(),
+            patient_name,
             appointment: a,
         });
     }
@@ -399,7 +405,10 @@ pub async fn end_without_call(
     }
     let a = app.store.appointment(id).await?;
     // Only the médecin of the call marks a no-show; the patient may cancel their own.
-    if to == AppointmentStatus::NoShow && a.practitioner != actor.user && actor.role != Role::Secretaire {
+    if to == AppointmentStatus::NoShow
+        && a.practitioner != actor.user
+        && actor.role != Role::Secretaire
+    {
         return Err(AppError::Refused(ErrorCode::AccessDenied));
     }
     let permit = permit_for(

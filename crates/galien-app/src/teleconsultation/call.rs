@@ -11,7 +11,7 @@ use galien_crypto::token::SecretToken;
 use galien_store::{Appointment, NewMessage, NewParticipant, Participant};
 use time::{Duration, OffsetDateTime};
 
-use super::{Joiner, consultation_ref, key_for, permit_for};
+use super::{Joiner, consultation_ref, key_for, keyed, permit_for};
 use crate::patients::{open_text, place};
 use crate::{App, AppError, RequestContext};
 
@@ -199,7 +199,7 @@ pub async fn waiting_room(
     if waiting.is_empty() {
         return Ok(Vec::new());
     }
-    let permit = permit_for(
+    let (permit, key) = keyed(
         app,
         &Joiner::Person(actor.clone()),
         ctx,
@@ -208,7 +208,6 @@ pub async fn waiting_room(
         consultation_ref(id),
     )
     .await?;
-    let key = key_for(app, &permit).await?;
     app.store.record_trace(permit.trace()).await?;
     Ok(waiting
         .into_iter()
@@ -218,7 +217,10 @@ pub async fn waiting_room(
             kind: p.kind.as_str(),
             since: p
                 .waiting_since
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
                 .unwrap_or_default(),
         })
         .collect())
@@ -329,7 +331,7 @@ pub async fn invite_guest(
     }
     let now = app.clock.now();
     let participant = ParticipantId::generate(now, app.entropy.as_ref());
-    let permit = permit_for(
+    let (permit, key) = keyed(
         app,
         &Joiner::Person(actor.clone()),
         ctx,
@@ -341,7 +343,6 @@ pub async fn invite_guest(
         }),
     )
     .await?;
-    let key = key_for(app, &permit).await?;
     let token = SecretToken::generate(app.entropy.as_ref());
     let expires_at = (now + GUEST_LINK_TTL).min(
         appointment.scheduled_at
@@ -476,7 +477,7 @@ pub async fn chat(
 ) -> Result<MessageId, AppError> {
     let now = app.clock.now();
     let id = MessageId::generate(now, app.entropy.as_ref());
-    let permit = permit_for(
+    let (permit, key) = keyed(
         app,
         joiner,
         ctx,
@@ -488,7 +489,6 @@ pub async fn chat(
         }),
     )
     .await?;
-    let key = key_for(app, &permit).await?;
     let body = key.seal(
         text.as_bytes(),
         &place("call_messages", &id.to_string(), "body"),
@@ -539,7 +539,7 @@ pub async fn chat_line(
     appointment: &Appointment,
     id: MessageId,
 ) -> Result<ChatLine, AppError> {
-    let permit = permit_for(
+    let (permit, key) = keyed(
         app,
         joiner,
         ctx,
@@ -551,14 +551,17 @@ pub async fn chat_line(
         }),
     )
     .await?;
-    let key = key_for(app, &permit).await?;
     let m = app.store.call_message(permit, appointment.id, id).await?;
     let names = names(app, appointment.id, &key).await?;
     Ok(ChatLine {
         id: m.id,
         participant: m.participant,
         name: names.get(&m.participant).cloned().unwrap_or_default(),
-        text: open_text(&key, &m.body, &place("call_messages", &m.id.to_string(), "body"))?,
+        text: open_text(
+            &key,
+            &m.body,
+            &place("call_messages", &m.id.to_string(), "body"),
+        )?,
         at: rfc3339(m.sent_at),
     })
 }
@@ -595,7 +598,11 @@ pub async fn chat_history(
                 id: m.id,
                 participant: m.participant,
                 name: names.get(&m.participant).cloned().unwrap_or_default(),
-                text: open_text(&key, &m.body, &place("call_messages", &m.id.to_string(), "body"))?,
+                text: open_text(
+                    &key,
+                    &m.body,
+                    &place("call_messages", &m.id.to_string(), "body"),
+                )?,
                 at: rfc3339(m.sent_at),
             })
         })

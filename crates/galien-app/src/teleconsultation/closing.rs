@@ -100,10 +100,14 @@ pub async fn close(
     }
     let asking = Asking::new(app, actor, ctx, Some(a.patient)).await?;
     let (identity, _) = crate::patients::records::identity(app, actor, ctx, a.patient).await?;
-    let permit = asking.permit(Action::RecordWrite, consultation_ref(id)).await?;
+    let permit = asking
+        .permit(Action::RecordWrite, consultation_ref(id))
+        .await?;
     let key = key_for(app, &permit).await?;
     let reason = {
-        let read = asking.permit(Action::RecordRead, consultation_ref(id)).await?;
+        let read = asking
+            .permit(Action::RecordRead, consultation_ref(id))
+            .await?;
         let sealed = app.store.appointment_reason(read, id).await?;
         crate::patients::open_text(
             &key,
@@ -158,7 +162,10 @@ pub async fn close(
         tracing::error!(error = %e, "report PDF failed");
         AppError::Refused(ErrorCode::Internal)
     })?;
-    let (fr, en) = ("Compte rendu de téléconsultation", "Teleconsultation report");
+    let (fr, en) = (
+        "Compte rendu de téléconsultation",
+        "Teleconsultation report",
+    );
     let day = now.date();
     let name = |fr: &str, en: &str| match lang {
         galien_core::Lang::Fr => format!("{fr} {day}.pdf"),
@@ -220,7 +227,11 @@ pub async fn close(
         ));
         prescription = Some(pid);
     }
-    let recipients: Vec<_> = a.referring.into_iter().filter(|r| *r != actor.user).collect();
+    let recipients: Vec<_> = a
+        .referring
+        .into_iter()
+        .filter(|r| *r != actor.user)
+        .collect();
     let relationships = recipients
         .iter()
         .map(|r| NewCareRelationship {
@@ -261,7 +272,10 @@ pub async fn close(
         let mut to = Vec::new();
         for r in &recipients {
             if let Ok(u) = app.store.user(*r).await {
-                to.push((u.email, format!("{}/documents/received", app.settings.public_url)));
+                to.push((
+                    u.email,
+                    format!("{}/documents/received", app.settings.public_url),
+                ));
             }
         }
         if let Some(user) = identity.account

@@ -12,7 +12,7 @@ use galien_crypto::envelope::DataKey;
 use galien_store::{Appointment, DocumentMeta, NewDocument};
 use time::OffsetDateTime;
 
-use super::{Joiner, consultation_ref, key_for, permit_for};
+use super::{Joiner, consultation_ref, key_for, keyed, permit_for};
 use crate::patients::access::Asking;
 use crate::patients::{open_text, place};
 use crate::{App, AppError, RequestContext};
@@ -63,11 +63,7 @@ fn line(key: &DataKey, d: &DocumentMeta) -> Result<DocumentLine, AppError> {
 }
 
 /// Seals a document for the patient of `key`.
-pub(crate) fn seal(
-    app: &App,
-    key: &DataKey,
-    d: Sealing<'_>,
-) -> NewDocument {
+pub(crate) fn seal(app: &App, key: &DataKey, d: Sealing<'_>) -> NewDocument {
     let id_text = d.id.to_string();
     NewDocument {
         id: d.id,
@@ -213,7 +209,7 @@ pub async fn of_call(
     ctx: &RequestContext,
     appointment: &Appointment,
 ) -> Result<Vec<DocumentLine>, AppError> {
-    let permit = permit_for(
+    let (permit, key) = keyed(
         app,
         joiner,
         ctx,
@@ -222,7 +218,6 @@ pub async fn of_call(
         consultation_ref(appointment.id),
     )
     .await?;
-    let key = key_for(app, &permit).await?;
     let docs = app.store.documents(permit, Some(appointment.id)).await?;
     docs.iter().map(|d| line(&key, d)).collect()
 }
@@ -235,7 +230,7 @@ pub async fn download_from_call(
     appointment: &Appointment,
     id: DocumentId,
 ) -> Result<DocumentFile, AppError> {
-    let permit = permit_for(
+    let (permit, key) = keyed(
         app,
         joiner,
         ctx,
@@ -247,7 +242,6 @@ pub async fn download_from_call(
         }),
     )
     .await?;
-    let key = key_for(app, &permit).await?;
     let (meta, sealed) = app.store.document(permit, id, Some(appointment.id)).await?;
     open_file(&key, &meta, &sealed)
 }
@@ -326,6 +320,6 @@ pub async fn received(
             }
         }
     }
-    out.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
+    out.sort_by_key(|(_, l)| std::cmp::Reverse(l.created_at));
     Ok(out)
 }

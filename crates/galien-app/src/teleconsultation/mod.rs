@@ -107,6 +107,20 @@ pub(crate) async fn permit_for(
     }
 }
 
+/// A permit of `joiner` for `action` on `patient` (see [`permit_for`]) with the patient's data key.
+pub(crate) async fn keyed(
+    app: &App,
+    joiner: &Joiner,
+    ctx: &RequestContext,
+    patient: PatientId,
+    action: Action,
+    resource: Option<ResourceRef>,
+) -> Result<(Permit, DataKey), AppError> {
+    let permit = permit_for(app, joiner, ctx, patient, action, resource).await?;
+    let key = key_for(app, &permit).await?;
+    Ok((permit, key))
+}
+
 /// The patient's data key, reached with a write-side permit (borrowed, not consumed).
 pub(crate) async fn key_for(app: &App, permit: &Permit) -> Result<DataKey, AppError> {
     let patient = permit
