@@ -22,7 +22,10 @@ fn check_entry(entry: &Result<Vec<Reading>, fhir::Refusal>) {
     }
     for r in readings {
         let (low, high) = r.measure.plausible();
-        assert!(r.value.is_finite() && r.value >= low && r.value <= high, "{r:?}");
+        assert!(
+            r.value.is_finite() && r.value >= low && r.value <= high,
+            "{r:?}"
+        );
         let rendered = fhir::render("0191d6a8-7c4e-7cc0-8000-000000000001", r);
         let back = fhir::observation(&rendered);
         assert_eq!(back, Ok(vec![*r]), "{rendered}");

@@ -31,7 +31,10 @@ fn check_parsed(nir: &Nir) {
     let masked = nir.masked();
     assert_eq!(masked.chars().count(), nir.formatted().chars().count());
     assert_eq!(masked.get(..7), nir.formatted().get(..7));
-    assert!(!masked.chars().skip(7).any(|c| c.is_ascii_alphanumeric()), "{masked}");
+    assert!(
+        !masked.chars().skip(7).any(|c| c.is_ascii_alphanumeric()),
+        "{masked}"
+    );
     assert_eq!(nir.to_string(), masked);
     assert!(!format!("{nir:?}").contains(nir.matricule()));
 }

@@ -29,7 +29,11 @@ fn within_limits(signal: &ClientSignal) {
         ClientSignal::Chat { text } => {
             assert!(!text.trim().is_empty());
             assert!(text.chars().count() <= MAX_CHAT_CHARS);
-            assert!(!text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c.is_control() && c != '\n' && c != '\t')
+            );
         }
         ClientSignal::Media { .. } | ClientSignal::Ping => {}
     }
@@ -43,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(signal) => {
             within_limits(&signal);
             let again = serde_json::to_string(&signal).expect("a parsed message serialises");
-            assert!(again.len() <= MAX_FRAME_BYTES, "re-serialised frame too large");
+            assert!(
+                again.len() <= MAX_FRAME_BYTES,
+                "re-serialised frame too large"
+            );
             assert_eq!(ClientSignal::parse(&again).as_ref(), Ok(&signal), "{again}");
         }
         Err(e) => {

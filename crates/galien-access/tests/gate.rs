@@ -70,7 +70,11 @@ fn expected(role: &str, action: Action, rel: Option<Relationship>) -> bool {
         EmergencyOpen => role == "medecin",
         AccessLogRead => own || role == "dpo",
         ObservationWrite => (role == "device" && rel == Some(Monitoring)) || own,
-        AppointmentManage => ["secretaire", "medecin", "sage_femme"].contains(&role) || own,
+        AppointmentManage => {
+            role == "secretaire"
+                || (["medecin", "sage_femme"].contains(&role) && care_or_act)
+                || own
+        }
         ConsultationJoin => ((pro || role == "invite") && rel == Some(Act)) || own,
     }
 }

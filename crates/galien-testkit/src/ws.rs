@@ -98,7 +98,7 @@ pub async fn send_text(stream: &mut TcpStream, text: &str) {
         out.extend_from_slice(&u64::try_from(len).unwrap().to_be_bytes());
     }
     out.extend_from_slice(&mask);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
     stream.write_all(&out).await.unwrap();
 }
 

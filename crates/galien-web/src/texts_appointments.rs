@@ -26,11 +26,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Choisir un autre patient",
         "Choose another patient",
     ),
-    (
-        "apt.new.search",
-        "Trouver le patient",
-        "Find the patient",
-    ),
+    ("apt.new.search", "Trouver le patient", "Find the patient"),
     (
         "apt.new.search_lead",
         "Cherchez le patient par son NIR, ou par son nom et sa date de naissance, puis choisissez-le. Un patient qui n'est pas encore enregistré doit l'être d'abord.",
@@ -49,7 +45,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Choose the patient first (search above).",
     ),
     ("apt.new.details", "Le rendez-vous", "The appointment"),
-    ("apt.new.submit", "Prendre le rendez-vous", "Book the appointment"),
+    (
+        "apt.new.submit",
+        "Prendre le rendez-vous",
+        "Book the appointment",
+    ),
     ("apt.field.practitioner", "Médecin", "Doctor"),
     ("apt.field.at", "Date et heure (UTC)", "Date and time (UTC)"),
     (
@@ -57,8 +57,16 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "En heure universelle (UTC) : l'heure de Paris moins 1 h en hiver, moins 2 h en été.",
         "In universal time (UTC): Paris time minus 1 h in winter, minus 2 h in summer.",
     ),
-    ("apt.field.duration", "Durée (minutes)", "Duration (minutes)"),
-    ("apt.field.duration_hint", "De 5 à 240 minutes.", "5 to 240 minutes."),
+    (
+        "apt.field.duration",
+        "Durée (minutes)",
+        "Duration (minutes)",
+    ),
+    (
+        "apt.field.duration_hint",
+        "De 5 à 240 minutes.",
+        "5 to 240 minutes.",
+    ),
     ("apt.field.reason", "Motif", "Reason"),
     (
         "apt.field.reason_hint",
@@ -87,11 +95,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Patient's consent",
     ),
     ("apt.consent.given", "Donné", "Given"),
-    (
-        "apt.consent.missing",
-        "Pas encore donné",
-        "Not given yet",
-    ),
+    ("apt.consent.missing", "Pas encore donné", "Not given yet"),
     // Notices.
     (
         "apt.done.booked",
@@ -142,8 +146,16 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Patient (identité non visible)",
         "Patient (identity not visible)",
     ),
-    ("apt.back.day", "Retour aux rendez-vous", "Back to the appointments"),
-    ("apt.back.mine", "Retour à mes rendez-vous", "Back to my appointments"),
+    (
+        "apt.back.day",
+        "Retour aux rendez-vous",
+        "Back to the appointments",
+    ),
+    (
+        "apt.back.mine",
+        "Retour à mes rendez-vous",
+        "Back to my appointments",
+    ),
     (
         "apt.final",
         "Cette téléconsultation est terminée : on ne peut plus la rejoindre.",
@@ -199,7 +211,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Vous pourrez tester votre caméra et votre micro ; le médecin vous fera entrer.",
         "You can test your camera and microphone; the doctor will let you in.",
     ),
-    ("apt.join.practitioner", "Rejoindre l'appel", "Join the call"),
+    (
+        "apt.join.practitioner",
+        "Rejoindre l'appel",
+        "Join the call",
+    ),
     ("apt.actions", "Actions", "Actions"),
     (
         "apt.guest.title",
@@ -242,7 +258,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Clore avec un compte rendu",
         "Close with a report",
     ),
-    ("apt.no_show.title", "Patient absent", "Patient did not come"),
+    (
+        "apt.no_show.title",
+        "Patient absent",
+        "Patient did not come",
+    ),
     (
         "apt.no_show.lead",
         "Enregistre que le patient ne s'est pas présenté ; la salle est fermée.",
@@ -369,7 +389,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Clore et produire les documents",
         "Close and produce the documents",
     ),
-    ("apt.close.cancel", "Revenir sans clore", "Go back without closing"),
+    (
+        "apt.close.cancel",
+        "Revenir sans clore",
+        "Go back without closing",
+    ),
     // The patient's appointments.
     ("apt.mine.title", "Mes rendez-vous", "My appointments"),
     (
@@ -394,11 +418,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Votre compte n'est pas encore relié à votre dossier. Demandez au secrétariat ou à votre médecin de le faire.",
         "Your account is not linked to your record yet. Ask the secretariat or your doctor to do it.",
     ),
-    (
-        "apt.mine.consent",
-        "Donner mon accord",
-        "Give my consent",
-    ),
+    ("apt.mine.consent", "Donner mon accord", "Give my consent"),
     // Documents.
     ("docs.mine.title", "Mes documents", "My documents"),
     (
@@ -418,12 +438,12 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("docs.col.author", "Auteur", "Author"),
     ("docs.col.size", "Taille", "Size"),
     ("docs.col.patient", "Patient", "Patient"),
+    ("docs.download", "Télécharger", "Download"),
     (
-        "docs.download",
-        "Télécharger",
-        "Download",
+        "docs.received.title",
+        "Documents reçus",
+        "Documents received",
     ),
-    ("docs.received.title", "Documents reçus", "Documents received"),
     (
         "docs.received.lead",
         "Comptes rendus et ordonnances de téléconsultation qui vous ont été adressés. Le dossier du patient vous reste ouvert 30 jours.",

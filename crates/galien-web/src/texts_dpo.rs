@@ -167,6 +167,16 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("dpo.action.access.denied", "Accès refusé", "Access denied"),
     (
+        "dpo.action.consultation.joined",
+        "Participation à une téléconsultation",
+        "Took part in a teleconsultation",
+    ),
+    (
+        "dpo.action.consultation.closed",
+        "Téléconsultation clôturée",
+        "Teleconsultation closed",
+    ),
+    (
         "dpo.action.access.emergency.reviewed",
         "Accès d'urgence revu par le DPO",
         "Emergency access reviewed by the DPO",

@@ -2,8 +2,8 @@
 //! `GET /api/openapi.json` from a real node and sends generated requests — valid and invalid — with
 //! a device's bearer token, checking that no answer is a server error and that every answer
 //! (status, content type, headers, body) is one the document describes. The device is attached to
-//! an enrolled patient, whose id replaces the document's example patient, so the examples really
-//! store measurements; a person's two-factor session covers the routes of signed-in pages
+//! an enrolled patient, whose id replaces the document's example patient (and its id and secret
+//! the example client), so the examples really issue tokens and store measurements; a person's two-factor session covers the routes of signed-in pages
 //! (`/calls/ice-servers`). Bounded: 30 examples per operation, one worker, a hard timeout.
 
 #![allow(
@@ -20,10 +20,10 @@ use std::time::Duration;
 
 use galien_app::identity::machines;
 use galien_app::telemonitoring::{Programme, enrol};
+use galien_core::ManualClock;
 use galien_core::identity::Role;
 use galien_core::patient::ConsentMeans;
 use galien_crypto::token::SecretToken;
-use galien_core::ManualClock;
 use galien_store::{Backend, NewMachineClient};
 use galien_testkit::TestServer;
 use galien_testkit::people::{self, PASSWORD, Page};
@@ -35,11 +35,14 @@ use common::{T0, ctx, world};
 
 /// The patient the document's examples name; replaced by a real one.
 const EXAMPLE_PATIENT: &str = "0191d6a8-7c4e-7cc0-8000-000000000001";
+/// The machine client and secret of the document's token example; replaced by the device's.
+const EXAMPLE_CLIENT: &str = "0191d6a8-7c4e-7cc0-8000-0000000000c1";
+const EXAMPLE_SECRET: &str = "example-client-secret";
 /// Longest the pass may take before it is stopped and the test fails.
 const HARD_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// Enrols the first administrator through the link of the first start (password, then TOTP) and
-/// returns their session cookie, `galien_session=…`.
+/// returns their session (the value of the `galien_session` cookie).
 async fn first_admin_session(server: &TestServer, clock: &ManualClock) -> String {
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let client = reqwest::Client::builder()
@@ -90,9 +93,13 @@ async fn first_admin_session(server: &TestServer, clock: &ManualClock) -> String
     assert_eq!(r.status(), 200);
     let url: reqwest::Url = server.base_url.parse().unwrap();
     let cookies = jar.cookies(&url).unwrap();
-    let cookies = cookies.to_str().unwrap();
-    assert!(cookies.contains("galien_session="), "{cookies}");
-    cookies.to_owned()
+    cookies
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .find_map(|c| c.strip_prefix("galien_session="))
+        .expect("a session cookie")
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,7 +154,7 @@ async fn auth9_act3_machine_api_matches_its_openapi_document_without_server_erro
     // A person's two-factor session, for the routes of signed-in pages (`/calls/ice-servers`).
     let session = first_admin_session(&w.server, &w.clock).await;
 
-    // The document as served, its example patient made real.
+    // The document as served, its example patient and client made real.
     let r = w.server.get("/api/openapi.json").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
@@ -157,16 +164,33 @@ async fn auth9_act3_machine_api_matches_its_openapi_document_without_server_erro
     let schema = dir.path().join("openapi.json");
     std::fs::write(
         &schema,
-        served.replace(EXAMPLE_PATIENT, &patient.to_string()),
+        served
+            .replace(EXAMPLE_PATIENT, &patient.to_string())
+            .replace(EXAMPLE_CLIENT, &device.to_string())
+            .replace(EXAMPLE_SECRET, secret.expose()),
     )
     .unwrap();
 
+    // Credentials by security scheme, so that schemathesis sends each only where the document
+    // asks for it and can check that leaving it out is refused.
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(
+        &config,
+        "[auth.openapi.bearerAuth]\nbearer = \"${GALIEN_ST_BEARER}\"\n\
+         [auth.openapi.basicAuth]\nusername = \"${GALIEN_ST_CLIENT}\"\npassword = \"${GALIEN_ST_SECRET}\"\n\
+         [auth.openapi.sessionCookie]\napi_key = \"${GALIEN_ST_SESSION}\"\n",
+    )
+    .unwrap();
     let mut st = tokio::process::Command::new("python3");
-    st.args(["-m", "schemathesis.cli", "run"])
+    st.args(["-m", "schemathesis.cli", "--config-file"])
+        .arg(&config)
+        .arg("run")
         .arg(&schema)
         .args(["--url", &w.server.base_url])
-        .args(["--header", &format!("Authorization: Bearer {token}")])
-        .args(["--header", &format!("Cookie: {session}")])
+        .env("GALIEN_ST_BEARER", &token)
+        .env("GALIEN_ST_CLIENT", device.to_string())
+        .env("GALIEN_ST_SECRET", secret.expose())
+        .env("GALIEN_ST_SESSION", &session)
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,\
@@ -202,10 +226,6 @@ async fn auth9_act3_machine_api_matches_its_openapi_document_without_server_erro
         out.status
     );
     // The summary, for the closing notes.
-    for line in said.lines().filter(|l| {
-        l.contains("operations") || l.contains("test cases") || l.contains("passed")
-    }) {
-        println!("api_schema: {}", line.trim());
-    }
+    println!("api_schema: schemathesis said:\n{said}");
     w.server.stop().await;
 }

@@ -202,7 +202,10 @@ async fn act1_gdpr3_teleconsultation_pages_fit_a_phone_and_a_desktop() {
     page.wait_for("#rendez-vous", Duration::from_secs(10)).await;
     check_both(&page, "summary-section").await;
     page.goto(&w.s.url("/appointments/new")).await;
-    page.find("#search_name").await.send_keys("Lefebvre").await;
+    page.find("#search_name")
+        .await
+        .send_keys("Lefebvre-Zadkine")
+        .await;
     page.execute(
         "document.getElementById('search_birth_date').value = '1984-12-01';",
         vec![],

@@ -438,8 +438,9 @@ async fn device_loop(
         if created == slots.len() {
             l.bundles[index].1 = true;
         } else {
-            l.unexpected
-                .push(format!("bundle answered 200 without {PER_BUNDLE} creations: {body}"));
+            l.unexpected.push(format!(
+                "bundle answered 200 without {PER_BUNDLE} creations: {body}"
+            ));
         }
         drop(l);
         acks.send_modify(|n| *n += 1);
@@ -722,6 +723,7 @@ async fn traces(
 }
 
 async fn survives_sigkill(backend: Backend) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let seed = seed();
     println!("crash_safety: {backend:?}, seed {seed} (GALIEN_CRASH_SEED={seed} replays it)");
     let mut rng = Rng(seed);

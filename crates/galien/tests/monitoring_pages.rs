@@ -19,7 +19,7 @@
 use galien_core::ManualClock;
 use galien_store::Backend;
 use galien_testkit::pages;
-use galien_testkit::people::{self, Agent, Enrolled, Inviter, PASSWORD, Page, submit};
+use galien_testkit::people::{self, Agent, Enrolled, Inviter, Page, submit};
 use galien_testkit::{Options, TestServer};
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -409,6 +409,15 @@ pub async fn end_without_call(
         && a.practitioner != actor.user
         && actor.role != Role::Secretaire
     {
+        super::call::trace_refusal(
+            app,
+            Some(&Joiner::Person(actor.clone())),
+            ctx,
+            id,
+            Some(a.patient),
+            "ACCESS-DENIED:appointment.no_show",
+        )
+        .await?;
         return Err(AppError::Refused(ErrorCode::AccessDenied));
     }
     let permit = permit_for(

@@ -324,6 +324,15 @@ pub async fn invite_guest(
     }
     let appointment = app.store.appointment(id).await?;
     if appointment.practitioner != actor.user {
+        trace_refusal(
+            app,
+            Some(&Joiner::Person(actor.clone())),
+            ctx,
+            id,
+            Some(appointment.patient),
+            "ACCESS-DENIED:consultation.invite_guest",
+        )
+        .await?;
         return Err(AppError::Refused(ErrorCode::AccessDenied));
     }
     if appointment.status.is_final() {

@@ -89,10 +89,16 @@ pub async fn close(
     }
     let a = app.store.appointment(id).await?;
     if a.practitioner != actor.user {
-        Asking::new(app, actor, ctx, Some(a.patient))
-            .await?
-            .permit(Action::RecordWrite, consultation_ref(id))
-            .await?;
+        // Only the médecin of the call closes it; anyone else's attempt is traced.
+        super::call::trace_refusal(
+            app,
+            Some(&super::Joiner::Person(actor.clone())),
+            ctx,
+            id,
+            Some(a.patient),
+            "ACCESS-DENIED:consultation.close",
+        )
+        .await?;
         return Err(AppError::Refused(ErrorCode::AccessDenied));
     }
     if a.status.is_final() {

@@ -311,8 +311,11 @@ pub async fn received(
     patients.sort();
     patients.dedup();
     for patient in patients {
-        let Ok(lines) = of_patient(app, actor, ctx, patient).await else {
-            continue;
+        // A recipient whose reading time is over is refused (and traced): those are skipped.
+        let lines = match of_patient(app, actor, ctx, patient).await {
+            Ok(lines) => lines,
+            Err(AppError::Refused(_)) => continue,
+            Err(e) => return Err(e),
         };
         for l in lines {
             if metas.iter().any(|m| m.id == l.id) {

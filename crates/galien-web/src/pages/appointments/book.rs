@@ -10,7 +10,9 @@ use crate::WebState;
 use crate::auth::{Ctx, Strong};
 use crate::errors::{PageError, status_for};
 use crate::pages::patients::{human_date, patient_id, require};
-use crate::pages::{Frame, checked_form, frame, local_input, messages, parse_local, render, status_of};
+use crate::pages::{
+    Frame, checked_form, frame, local_input, messages, parse_local, render, status_of,
+};
 use crate::texts::T;
 use askama::Template;
 use axum::Form;
@@ -22,10 +24,10 @@ use galien_app::RequestContext;
 use galien_app::identity::session::Current;
 use galien_app::patients::records;
 use galien_app::teleconsultation::appointments::{self, Booking, MAX_REASON_CHARS};
+use galien_core::ErrorCode;
 use galien_core::identity::Role;
 use galien_core::ids::{PatientId, UserId};
 use galien_core::nir::Nir;
-use galien_core::ErrorCode;
 use serde::Deserialize;
 
 /// Minutes offered when the form is new.

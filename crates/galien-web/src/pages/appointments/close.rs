@@ -109,7 +109,9 @@ impl CloseFields {
             .enumerate()
             .map(|(i, row)| ShownRow {
                 n: i + 1,
-                legend: t.s("apt.close.line").replacen("{}", &(i + 1).to_string(), 1),
+                legend: t
+                    .s("apt.close.line")
+                    .replacen("{}", &(i + 1).to_string(), 1),
                 row,
             })
             .collect()
@@ -189,7 +191,16 @@ pub async fn form(
 ) -> Result<Response, PageError> {
     let id = appointment_id(&id, ctx.lang)?;
     let empty = CloseFields::default();
-    page(&state, &current, &ctx, id, StatusCode::OK, Vec::new(), empty).await
+    page(
+        &state,
+        &current,
+        &ctx,
+        id,
+        StatusCode::OK,
+        Vec::new(),
+        empty,
+    )
+    .await
 }
 
 /// `POST /appointments/{id}/close`: closes, then the appointment's page; a report without content

@@ -105,7 +105,11 @@ pub async fn show(
     let rows = lines.iter().map(|l| row(l, viewer, lang, t)).collect();
     let near = |d: Option<Date>| d.map(iso_date).unwrap_or_else(|| iso_date(day));
     let p = DayPage {
-        frame: frame(lang, format!("/appointments?day={}", iso_date(day)), Some(&current)),
+        frame: frame(
+            lang,
+            format!("/appointments?day={}", iso_date(day)),
+            Some(&current),
+        ),
         own: current.user.role == Role::Medecin,
         caption: t
             .s("apt.day.caption")

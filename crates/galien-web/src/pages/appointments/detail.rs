@@ -4,9 +4,7 @@
 //! (`POST …/no-show`); cancelling, confirmed (`POST …/cancel`). Buttons show by ability; the use
 //! cases decide again, and their gate traces.
 
-use super::{
-    StatusBadge, appointment_id, badge, failed, kind_label, size_text, when,
-};
+use super::{StatusBadge, appointment_id, badge, failed, kind_label, size_text, when};
 use crate::WebState;
 use crate::auth::{Ctx, Strong};
 use crate::errors::PageError;

@@ -308,7 +308,10 @@ mod tests {
         assert!(!upcoming(&appt(s, datetime!(2026-11-28 08:30 UTC)), now));
         let done = AppointmentStatus::Completed;
         assert!(!upcoming(&appt(done, datetime!(2026-11-29 09:00 UTC)), now));
-        let r = mine_row(&appt(s, datetime!(2026-11-29 09:00 UTC)), galien_core::Lang::Fr);
+        let r = mine_row(
+            &appt(s, datetime!(2026-11-29 09:00 UTC)),
+            galien_core::Lang::Fr,
+        );
         assert!(r.needs_consent && r.join_href.is_none());
     }
 

@@ -107,7 +107,12 @@ pub async fn document_references(
         Ok(lines) => lines,
         Err(e) => return refused(&e),
     };
-    let base = state.app.settings.public_url.trim_end_matches('/').to_owned();
+    let base = state
+        .app
+        .settings
+        .public_url
+        .trim_end_matches('/')
+        .to_owned();
     let entries: Vec<Value> = lines
         .iter()
         .map(|d| {

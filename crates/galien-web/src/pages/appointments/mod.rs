@@ -144,7 +144,7 @@ pub(crate) async fn medecins(
         })?;
     let mut out: Vec<(UserId, String)> =
         users.into_iter().map(|u| (u.id, u.display_name)).collect();
-    out.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    out.sort_by_cached_key(|(_, name)| name.to_lowercase());
     Ok(out)
 }
 

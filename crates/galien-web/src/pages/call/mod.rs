@@ -50,7 +50,7 @@ pub fn routes() -> Router<WebState> {
 /// Who is asking, from the request: a two-factor session, else a guest session.
 pub(crate) enum Who {
     /// A signed-in person.
-    Person(Current),
+    Person(Box<Current>),
     /// A guest.
     Guest(galien_store::Participant),
 }
@@ -71,7 +71,7 @@ pub(crate) async fn who(
     headers: &HeaderMap,
 ) -> Result<Who, ErrorCode> {
     match session {
-        Ok(Strong(current)) => return Ok(Who::Person(current)),
+        Ok(Strong(current)) => return Ok(Who::Person(Box::new(current))),
         Err(NoSession::Pending { .. }) if cookie(headers, SESSION_COOKIE).is_some() => {
             return Err(ErrorCode::SecondFactorRequired);
         }
@@ -136,7 +136,7 @@ pub async fn page(
     };
     let t = T { lang };
     let (current, csrf, is_guest) = match &who {
-        Who::Person(c) => (Some(c), c.csrf_token(), false),
+        Who::Person(c) => (Some(c.as_ref()), c.csrf_token(), false),
         Who::Guest(_) => (None, String::new(), true),
     };
     let when = crate::pages::human_time(ticket.appointment.scheduled_at, lang);
@@ -277,36 +277,9 @@ pub async fn download(
     };
     match documents::download_from_call(&state.app, &joiner, &ctx, &ticket.appointment, doc).await
     {
-        Ok(file) => file_response(file),
+        Ok(file) => crate::pages::appointments::documents::file_response(file),
         Err(e) => page_error(e.code(), lang),
     }
-}
-
-/// A document as a download: its type, an attachment named after it, never cached or sniffed.
-pub(crate) fn file_response(file: documents::DocumentFile) -> Response {
-    let ascii: String = file
-        .name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
-        .collect();
-    let encoded: String = form_urlencoded::byte_serialize(file.name.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20");
-    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
-    let mut r = (StatusCode::OK, file.bytes).into_response();
-    let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&file.media_type) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    r
 }
 
 #[derive(Template)]
