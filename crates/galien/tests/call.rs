@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use galien_app::teleconsultation::appointments::{self, Booking};
-use galien_app::teleconsultation::{call, closing};
+use galien_app::teleconsultation::call;
 use galien_app::{App, RequestContext};
 use galien_core::ManualClock;
 use galien_core::identity::{Actor, Assurance, AuthMethod, Email, Role};
@@ -285,28 +285,21 @@ async fn act1_doctor_and_patient_meet_talk_and_close_with_a_report() {
         .await;
         doc.wait_until_js(CONNECTED, WAIT).await;
 
-        // The médecin closes with a report and a prescription; the patient's page leaves the call.
-        let closed = closing::close(
-            &w.app,
-            &w.doc_actor,
-            &ctx(),
-            id,
-            closing::Conclusion {
-                report: "Tension bien contrôlée sous traitement. Poursuite à l'identique.".into(),
-                conclusion: "Revoir dans 3 mois.".into(),
-                lines: vec![closing::Line {
-                    medication: "Amlodipine 5 mg".into(),
-                    dosage: "1 comprimé le matin".into(),
-                    duration: "3 mois".into(),
-                }],
-                ..closing::Conclusion::default()
-            },
-        )
-        .await
-        .unwrap();
-        assert!(closed.prescription.is_some());
+        // The médecin writes the report and a prescription, and closes: the patient's page leaves
+        // the call.
+        doc.goto(&w.s.url(&format!("/appointments/{id}/close"))).await;
+        doc.wait_for("#report", WAIT).await;
+        doc.find("#report")
+            .await
+            .send_keys("Tension bien contrôlée sous traitement. Poursuite à l'identique.")
+            .await;
+        doc.find("#conclusion").await.send_keys("Revoir dans 3 mois.").await;
+        doc.find("input[name=medication]").await.send_keys("Amlodipine 5 mg").await;
+        doc.find("input[name=dosage]").await.send_keys("1 comprimé le matin").await;
+        doc.find("input[name=duration]").await.send_keys("3 mois").await;
+        doc.find("#close-form button[type=submit]").await.click().await;
+        doc.wait_for_url(|u| u.contains("done=closed"), WAIT).await;
         wait_state(&me, "closed").await;
-        wait_state(&doc, "closed").await;
         me.save_screenshot("call-patient-closed").await;
         // The patient sees the report in their documents.
         let docs = galien_app::teleconsultation::documents::of_patient(
@@ -321,6 +314,8 @@ async fn act1_doctor_and_patient_meet_talk_and_close_with_a_report() {
         me.goto(&w.s.url("/me/documents")).await;
         let body = me.source().await;
         assert!(body.contains("Compte rendu"), "the patient's documents page lists the report");
+        assert!(body.contains("Ordonnance"), "and the prescription");
+        me.save_screenshot("call-patient-documents").await;
         // Nobody can rejoin a closed consultation.
         let again = call::join(
             &w.app,
