@@ -112,7 +112,10 @@ pub fn clean_file_name(raw: &str) -> String {
         .filter(|c| !c.is_control() && !matches!(c, '"' | '\'' | ';' | '<' | '>'))
         .take(120)
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').to_owned();
+    let cleaned = cleaned
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '.')
+        .trim_end()
+        .to_owned();
     if cleaned.is_empty() {
         "document".to_owned()
     } else {
@@ -177,6 +180,9 @@ mod tests {
         assert_eq!(clean_file_name("C:\\Users\\x\\ordo.pdf"), "ordo.pdf");
         assert_eq!(clean_file_name("a\"b;c\r\n.pdf"), "abc.pdf");
         assert_eq!(clean_file_name(".."), "document");
+        // Cleaning twice changes nothing (the `upload` fuzz target checks it on any name).
+        assert_eq!(clean_file_name(". a"), "a");
+        assert_eq!(clean_file_name(clean_file_name(". .a").as_str()), "a");
         assert_eq!(clean_file_name("Résultats d'analyse.pdf"), "Résultats danalyse.pdf");
     }
 }
