@@ -1,6 +1,6 @@
-//! `GET /api/openapi.json`: the OpenAPI 3.0 document of the machine API (token, whoami, FHIR
-//! Observations), written by hand beside the handlers it describes and checked against them by a
-//! schemathesis pass (`crates/galien/tests/api_schema.rs`).
+//! `GET /api/openapi.json`: the OpenAPI 3.0 document of the JSON API (token, whoami, FHIR
+//! Observations, a call's ICE servers), written by hand beside the handlers it describes and
+//! checked against them by a schemathesis pass (`crates/galien/tests/api_schema.rs`).
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -41,6 +41,7 @@ mod tests {
             "/api/v1/whoami",
             "/fhir/r4",
             "/fhir/r4/Observation",
+            "/calls/ice-servers",
         ] {
             assert!(doc["paths"][path].is_object(), "{path}");
         }
