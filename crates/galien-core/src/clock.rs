@@ -105,10 +105,30 @@ mod paris_tests {
     #[test]
     fn paris_time_follows_the_eu_summer_time_rule() {
         // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
-        assert_eq!(europe_paris(datetime!(2026-03-29 00:59 UTC)).offset().whole_hours(), 1);
-        assert_eq!(europe_paris(datetime!(2026-03-29 01:00 UTC)).offset().whole_hours(), 2);
-        assert_eq!(europe_paris(datetime!(2026-10-25 00:59 UTC)).offset().whole_hours(), 2);
-        assert_eq!(europe_paris(datetime!(2026-10-25 01:00 UTC)).offset().whole_hours(), 1);
+        assert_eq!(
+            europe_paris(datetime!(2026-03-29 00:59 UTC))
+                .offset()
+                .whole_hours(),
+            1
+        );
+        assert_eq!(
+            europe_paris(datetime!(2026-03-29 01:00 UTC))
+                .offset()
+                .whole_hours(),
+            2
+        );
+        assert_eq!(
+            europe_paris(datetime!(2026-10-25 00:59 UTC))
+                .offset()
+                .whole_hours(),
+            2
+        );
+        assert_eq!(
+            europe_paris(datetime!(2026-10-25 01:00 UTC))
+                .offset()
+                .whole_hours(),
+            1
+        );
         let winter = europe_paris(datetime!(2026-11-28 09:45 UTC));
         assert_eq!((winter.hour(), winter.minute()), (10, 45));
         let summer = europe_paris(datetime!(2026-07-14 09:45 UTC));

@@ -183,6 +183,9 @@ mod tests {
         // Cleaning twice changes nothing (the `upload` fuzz target checks it on any name).
         assert_eq!(clean_file_name(". a"), "a");
         assert_eq!(clean_file_name(clean_file_name(". .a").as_str()), "a");
-        assert_eq!(clean_file_name("Résultats d'analyse.pdf"), "Résultats danalyse.pdf");
+        assert_eq!(
+            clean_file_name("Résultats d'analyse.pdf"),
+            "Résultats danalyse.pdf"
+        );
     }
 }

@@ -165,10 +165,7 @@ impl ClientSignal {
                 if candidate.candidate.len() > MAX_CANDIDATE_BYTES
                     || !(candidate.candidate.is_empty()
                         || candidate.candidate.starts_with("candidate:"))
-                    || candidate
-                        .sdp_mid
-                        .as_ref()
-                        .is_some_and(|m| m.len() > 64)
+                    || candidate.sdp_mid.as_ref().is_some_and(|m| m.len() > 64)
                     || candidate
                         .username_fragment
                         .as_ref()
@@ -179,7 +176,9 @@ impl ClientSignal {
             ClientSignal::Chat { text }
                 if text.trim().is_empty()
                     || text.chars().count() > MAX_CHAT_CHARS
-                    || text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') =>
+                    || text
+                        .chars()
+                        .any(|c| c.is_control() && c != '\n' && c != '\t') =>
             {
                 Err(SignalError::BadChat)
             }
@@ -197,7 +196,9 @@ mod tests {
 
     #[test]
     fn good_frames_parse() {
-        let offer = format!(r#"{{"type":"offer","to":"{PEER}","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}}"#);
+        let offer = format!(
+            r#"{{"type":"offer","to":"{PEER}","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}}"#
+        );
         assert!(matches!(
             ClientSignal::parse(&offer),
             Ok(ClientSignal::Offer { .. })
@@ -237,8 +238,14 @@ mod tests {
             ("not json".into(), "SIG-MALFORMED"),
             (r#"{"type":"hack"}"#.into(), "SIG-MALFORMED"),
             (r#"{"type":"chat"}"#.into(), "SIG-MALFORMED"),
-            (r#"{"type":"chat","text":"x","extra":1}"#.into(), "SIG-MALFORMED"),
-            (r#"{"type":"offer","to":"nope","sdp":"v=0"}"#.into(), "SIG-MALFORMED"),
+            (
+                r#"{"type":"chat","text":"x","extra":1}"#.into(),
+                "SIG-MALFORMED",
+            ),
+            (
+                r#"{"type":"offer","to":"nope","sdp":"v=0"}"#.into(),
+                "SIG-MALFORMED",
+            ),
             (
                 format!(r#"{{"type":"offer","to":"{PEER}","sdp":"<script>"}}"#),
                 "SIG-BAD-SDP",
@@ -250,16 +257,27 @@ mod tests {
                 "SIG-BAD-CANDIDATE",
             ),
             (r#"{"type":"chat","text":"   "}"#.into(), "SIG-BAD-CHAT"),
-            (r#"{"type":"chat","text":"a\u0007b"}"#.into(), "SIG-BAD-CHAT"),
             (
-                format!(r#"{{"type":"chat","text":"{}"}}"#, "é".repeat(MAX_CHAT_CHARS + 1)),
+                r#"{"type":"chat","text":"a\u0007b"}"#.into(),
+                "SIG-BAD-CHAT",
+            ),
+            (
+                format!(
+                    r#"{{"type":"chat","text":"{}"}}"#,
+                    "é".repeat(MAX_CHAT_CHARS + 1)
+                ),
                 "SIG-BAD-CHAT",
             ),
             (" ".repeat(MAX_FRAME_BYTES + 1), "SIG-TOO-LARGE"),
         ];
         for (frame, code) in cases {
             let err = ClientSignal::parse(&frame).unwrap_err();
-            assert_eq!(err.code(), code, "{}", frame.chars().take(80).collect::<String>());
+            assert_eq!(
+                err.code(),
+                code,
+                "{}",
+                frame.chars().take(80).collect::<String>()
+            );
         }
     }
 

@@ -7,7 +7,9 @@
 //! monitoring board reads its alerts, and each page asks the gate before showing anything of it.
 
 use galien_access::{Action, Permit, Relationship, Relationships};
-use galien_core::consultation::{AppointmentStatus, DocumentKind, ParticipantKind, ParticipantState};
+use galien_core::consultation::{
+    AppointmentStatus, DocumentKind, ParticipantKind, ParticipantState,
+};
 use galien_core::ids::{AppointmentId, DocumentId, MessageId, ParticipantId, PatientId, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -359,10 +361,12 @@ impl Store {
     /// One appointment's metadata.
     pub async fn appointment(&self, id: AppointmentId) -> Result<Appointment, StoreError> {
         read_only!(self, |conn| {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {APPOINTMENT_COLS} WHERE a.id = $1")))
-                .bind(id.as_uuid())
-                .fetch_optional(&mut *conn)
-                .await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {APPOINTMENT_COLS} WHERE a.id = $1"
+            )))
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await?;
             row.as_ref()
                 .map(appointment_from_row)
                 .transpose()?
@@ -419,12 +423,15 @@ impl Store {
     ) -> Result<Vec<u8>, StoreError> {
         let patient = require(&permit, &[Action::RecordRead, Action::ConsultationJoin])?;
         traced_tx!(self, vec![permit.trace().clone()], |conn| {
-            let row = sqlx::query("SELECT reason FROM appointments WHERE id = $1 AND patient_id = $2")
-                .bind(id.as_uuid())
-                .bind(patient.as_uuid())
-                .fetch_optional(&mut *conn)
-                .await?;
-            row.map(|r| r.bytes(0)).transpose()?.ok_or(StoreError::NotFound)
+            let row =
+                sqlx::query("SELECT reason FROM appointments WHERE id = $1 AND patient_id = $2")
+                    .bind(id.as_uuid())
+                    .bind(patient.as_uuid())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            row.map(|r| r.bytes(0))
+                .transpose()?
+                .ok_or(StoreError::NotFound)
         })
     }
 
@@ -467,10 +474,12 @@ impl Store {
             .await?;
             let moved = done.rows_affected() == 1;
             if moved && to.is_final() {
-                sqlx::query("UPDATE call_participants SET state = 'left' WHERE appointment_id = $1")
-                    .bind(id.as_uuid())
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query(
+                    "UPDATE call_participants SET state = 'left' WHERE appointment_id = $1",
+                )
+                .bind(id.as_uuid())
+                .execute(&mut *conn)
+                .await?;
                 if to != AppointmentStatus::Completed {
                     // Nothing took place: the act relationship ends with the appointment.
                     sqlx::query(
@@ -545,10 +554,12 @@ impl Store {
     /// One participant.
     pub async fn participant(&self, id: ParticipantId) -> Result<Participant, StoreError> {
         read_only!(self, |conn| {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {PARTICIPANT_COLS} WHERE p.id = $1")))
-                .bind(id.as_uuid())
-                .fetch_optional(&mut *conn)
-                .await?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {PARTICIPANT_COLS} WHERE p.id = $1"
+            )))
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await?;
             row.as_ref()
                 .map(participant_from_row)
                 .transpose()?
@@ -656,7 +667,8 @@ impl Store {
                 return Err(StoreError::NotFound);
             };
             let appointment = row.uuid(0)?;
-            let status = AppointmentStatus::parse(&row.text(1)?).ok_or_else(|| corrupt("status"))?;
+            let status =
+                AppointmentStatus::parse(&row.text(1)?).ok_or_else(|| corrupt("status"))?;
             if status.is_final() {
                 return Ok(false);
             }
@@ -851,7 +863,9 @@ impl Store {
             .bind(appointment.map(|a| a.as_uuid()))
             .fetch_all(&mut *conn)
             .await?;
-            rows.iter().map(document_from_row).collect::<Result<Vec<_>, _>>()
+            rows.iter()
+                .map(document_from_row)
+                .collect::<Result<Vec<_>, _>>()
         })
     }
 
@@ -906,7 +920,10 @@ impl Store {
     /// written but the trace) if the consultation was already closed.
     pub async fn close_consultation(&self, permit: Permit, c: Closing) -> Result<bool, StoreError> {
         let patient = require(&permit, &[Action::RecordWrite])?;
-        if c.recipient_relationships.iter().any(|r| r.patient != patient) {
+        if c.recipient_relationships
+            .iter()
+            .any(|r| r.patient != patient)
+        {
             return Err(StoreError::Permit(
                 "the permit is for another patient".into(),
             ));

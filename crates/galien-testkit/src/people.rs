@@ -3,10 +3,10 @@
 //! and sign in with real second factors.
 
 use crate::TestServer;
-use std::sync::Arc;
 use galien_core::{Clock, ManualClock};
 use galien_crypto::totp::TotpSecret;
 use reqwest::header::HeaderMap;
+use std::sync::Arc;
 
 /// A strong password that meets the policy.
 pub const PASSWORD: &str = "Cheval-Agrafe-Batterie-42!";

@@ -4,7 +4,12 @@
 //! the same call across two nodes on one PostgreSQL database; and every bad input refused, traced,
 //! without disturbing the others' call.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -78,7 +83,13 @@ fn identity(birth_name: &str, first_names: &str) -> Vec<(&'static str, String)> 
 
 /// Registers a patient with the médecin's form and links their account.
 async fn patient_with_account(doc: &Enrolled, name: &str, account: &Enrolled) -> PatientId {
-    let r = submit(&doc.agent, "/patients/new", "/patients/new", &identity(name, "Claire")).await;
+    let r = submit(
+        &doc.agent,
+        "/patients/new",
+        "/patients/new",
+        &identity(name, "Claire"),
+    )
+    .await;
     assert_eq!(r.status, 303, "{}", r.body);
     let path = r.location().unwrap().split('?').next().unwrap().to_owned();
     let r = submit(
@@ -96,7 +107,12 @@ async fn world_on(s: TestServer, clock: Arc<ManualClock>) -> World {
     let admin = people::enrol_first_admin(&s, &clock).await;
     let w = Inviter::new(&s, &clock, &admin);
     let doc = w
-        .person("medecin", "Dr Bernard Martin", "b.martin@galien.test", Some("1000000042"))
+        .person(
+            "medecin",
+            "Dr Bernard Martin",
+            "b.martin@galien.test",
+            Some("1000000042"),
+        )
         .await;
     let claire = w
         .person("patient", "Claire Petit", "claire@patients.test", None)
@@ -173,7 +189,8 @@ const CONNECTED: &str = "(() => { const t = document.querySelector('.tile.remote
     && t.dataset.dtls === 'connected' && t.querySelector('video').videoWidth > 0; })()";
 
 async fn open_call(page: &BrowserPage, s: &TestServer, id: AppointmentId) {
-    page.goto(&s.url(&format!("/consultations/{id}/call"))).await;
+    page.goto(&s.url(&format!("/consultations/{id}/call")))
+        .await;
     page.wait_for("#join", WAIT).await;
     page.find("#join").await.click().await;
 }
@@ -187,7 +204,13 @@ async fn wait_state(page: &BrowserPage, want: &str) {
 }
 
 /// The médecin opens the room, the patient waits, is admitted, both connect, chat.
-async fn meet(doc: &BrowserPage, me: &BrowserPage, doc_node: &TestServer, my_node: &TestServer, id: AppointmentId) {
+async fn meet(
+    doc: &BrowserPage,
+    me: &BrowserPage,
+    doc_node: &TestServer,
+    my_node: &TestServer,
+    id: AppointmentId,
+) {
     open_call(doc, doc_node, id).await;
     wait_state(doc, "in-call").await;
     open_call(me, my_node, id).await;
@@ -201,21 +224,36 @@ async fn meet(doc: &BrowserPage, me: &BrowserPage, doc_node: &TestServer, my_nod
     doc.wait_until_js(CONNECTED, WAIT).await;
     me.wait_until_js(CONNECTED, WAIT).await;
     let path = me
-        .execute("return document.querySelector('.tile.remote').dataset.path", vec![])
+        .execute(
+            "return document.querySelector('.tile.remote').dataset.path",
+            vec![],
+        )
         .await;
     assert_eq!(path, "direct", "loopback, no TURN configured");
     let status = me.find("#call-status").await.text().await;
     assert!(status.contains("chiffrée de bout en bout"), "{status}");
     // Chat, both ways.
-    me.find("#chat-text").await.send_keys("Bonjour docteur, je vous entends bien.").await;
-    me.find("#chat-form button[type=submit]").await.click().await;
+    me.find("#chat-text")
+        .await
+        .send_keys("Bonjour docteur, je vous entends bien.")
+        .await;
+    me.find("#chat-form button[type=submit]")
+        .await
+        .click()
+        .await;
     doc.wait_until_js(
         "[...document.querySelectorAll('#chat-list li')].some(li => li.textContent.includes('je vous entends bien'))",
         WAIT,
     )
     .await;
-    doc.find("#chat-text").await.send_keys("Parfait, commençons.").await;
-    doc.find("#chat-form button[type=submit]").await.click().await;
+    doc.find("#chat-text")
+        .await
+        .send_keys("Parfait, commençons.")
+        .await;
+    doc.find("#chat-form button[type=submit]")
+        .await
+        .click()
+        .await;
     me.wait_until_js(
         "[...document.querySelectorAll('#chat-list li')].some(li => li.textContent.includes('commençons'))",
         WAIT,
@@ -420,7 +458,10 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
     let (status, head, _) = ws::open(&w.s, &path, None, Some(&origin)).await;
     assert_eq!(status, 401, "{head}");
     assert!(head.contains("AUTH-REQUIRED"), "{head}");
-    assert_eq!(traces_with(&all_traces(&w).await, "AUTH-REQUIRED"), before + 1);
+    assert_eq!(
+        traces_with(&all_traces(&w).await, "AUTH-REQUIRED"),
+        before + 1
+    );
 
     // The médecin and the patient are in the call.
     let doc_cookie = people::session_cookie(&w.s, &w.clock, &w.doc).await;
@@ -440,7 +481,10 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
         m["type"] == "lobby" && m["waiting"].as_array().is_some_and(|l| !l.is_empty())
     })
     .await;
-    let participant = lobby["waiting"][0]["participant"].as_str().unwrap().to_owned();
+    let participant = lobby["waiting"][0]["participant"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The patient cannot admit themself.
     ws::send_text(
         &mut claire_ws,
@@ -465,7 +509,9 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
     let denied_before = all_traces(&w)
         .await
         .iter()
-        .filter(|e| e.patient == Some(w.patient) && e.outcome == galien_core::audit::Outcome::Denied)
+        .filter(|e| {
+            e.patient == Some(w.patient) && e.outcome == galien_core::audit::Outcome::Denied
+        })
         .count();
     let (s, head, _) = ws::open(&w.s, &path, Some(&other_cookie), Some(&origin)).await;
     assert_eq!(s, 403, "{head}");
@@ -479,11 +525,20 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
                 && e.actor.user == Some(w.other_actor.user)
         })
         .count();
-    assert!(denied_after > denied_before.saturating_sub(denied_before), "the refusal is traced");
+    assert!(
+        denied_after > denied_before.saturating_sub(denied_before),
+        "the refusal is traced"
+    );
     let _ = w.other_patient;
 
     // Another origin: refused even with the cookie.
-    let (s, _, _) = ws::open(&w.s, &path, Some(&claire_cookie), Some("https://evil.example")).await;
+    let (s, _, _) = ws::open(
+        &w.s,
+        &path,
+        Some(&claire_cookie),
+        Some("https://evil.example"),
+    )
+    .await;
     assert_eq!(s, 403);
 
     // Malformed frames: an error each, the socket stays open, the first is traced.
@@ -504,7 +559,10 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
     assert_eq!(s, 101, "the patient reconnects without a new invitation");
     let mut claire2 = claire2.unwrap();
     let welcome = ws::until(&mut claire2, WAIT, |m| m["type"] == "welcome").await;
-    assert_eq!(welcome["admitted"], true, "the admission holds across reconnections");
+    assert_eq!(
+        welcome["admitted"], true,
+        "the admission holds across reconnections"
+    );
     ws::send_text(&mut claire2, r#"{"type":"chat","text":"Toujours là"}"#).await;
     let chat = ws::until(&mut doc_ws, WAIT, |m| m["type"] == "chat").await;
     assert_eq!(chat["line"]["text"], "Toujours là");
@@ -512,16 +570,16 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
     // Uploads: too large, wrong type, then a good one.
     let docs = w.s.url(&format!("/consultations/{id}/documents"));
     let csrf = {
-        let page = w.s
-            .client
-            .get(w.s.url(&format!("/consultations/{id}/call")))
-            .header("cookie", &claire_cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page =
+            w.s.client
+                .get(w.s.url(&format!("/consultations/{id}/call")))
+                .header("cookie", &claire_cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
         let at = page.find("data-csrf=\"").unwrap() + 11;
         page[at..at + page[at..].find('"').unwrap()].to_owned()
     };
@@ -535,39 +593,48 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
             .body(body)
             .send()
     };
-    let r = upload(vec![b'%'; 11 * 1024 * 1024], "big.pdf").await.unwrap();
+    let r = upload(vec![b'%'; 11 * 1024 * 1024], "big.pdf")
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
     assert!(r.text().await.unwrap().contains("DOC-TOO-LARGE"));
-    let r = upload(b"MZ\x90\x00 not a document".to_vec(), "virus.exe").await.unwrap();
+    let r = upload(b"MZ\x90\x00 not a document".to_vec(), "virus.exe")
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("DOC-TYPE"));
     assert!(traces_with(&all_traces(&w).await, "UPLOAD-REFUSED:DOC-TOO-LARGE") == 1);
     assert!(traces_with(&all_traces(&w).await, "UPLOAD-REFUSED:DOC-TYPE") == 1);
-    let r = w.s
-        .client
-        .post(&docs)
-        .header("cookie", &claire_cookie)
-        .header("origin", &origin)
-        .header("x-file-name", "photo.png")
-        .body(b"\x89PNG\r\n\x1a\n....".to_vec())
-        .send()
+    let r =
+        w.s.client
+            .post(&docs)
+            .header("cookie", &claire_cookie)
+            .header("origin", &origin)
+            .header("x-file-name", "photo.png")
+            .body(b"\x89PNG\r\n\x1a\n....".to_vec())
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 403, "no CSRF token: refused");
+    let r = upload(b"\x89PNG\r\n\x1a\n fake image".to_vec(), "photo%20peau.png")
         .await
         .unwrap();
-    assert_eq!(r.status(), 403, "no CSRF token: refused");
-    let r = upload(b"\x89PNG\r\n\x1a\n fake image".to_vec(), "photo%20peau.png").await.unwrap();
     assert_eq!(r.status(), 201);
     let doc_msg = ws::until(&mut doc_ws, WAIT, |m| m["type"] == "document").await;
     assert_eq!(doc_msg["name"], "photo peau.png");
-    let r = w.s
-        .client
-        .get(w.s.url(doc_msg["url"].as_str().unwrap()))
-        .header("cookie", &doc_cookie)
-        .send()
-        .await
-        .unwrap();
+    let r =
+        w.s.client
+            .get(w.s.url(doc_msg["url"].as_str().unwrap()))
+            .header("cookie", &doc_cookie)
+            .send()
+            .await
+            .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
-    assert_eq!(r.bytes().await.unwrap().as_ref(), b"\x89PNG\r\n\x1a\n fake image");
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        b"\x89PNG\r\n\x1a\n fake image"
+    );
 
     // A guest link: once, then 410 and traced.
     let invitation = call::invite_guest(&w.app, &w.doc_actor, &ctx(), id, "Interprète — M. Diallo")
@@ -581,7 +648,10 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
         .submit(&format!("/join/{token}"), &format!("/join/{token}"), &[])
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
-    assert_eq!(r.location(), Some(format!("/consultations/{id}/call").as_str()));
+    assert_eq!(
+        r.location(),
+        Some(format!("/consultations/{id}/call").as_str())
+    );
     let again = people::Agent::new(&w.s);
     let r = again
         .submit(&format!("/join/{token}"), &format!("/join/{token}"), &[])
@@ -593,7 +663,11 @@ async fn act1_bad_input_is_refused_traced_and_leaves_the_call_alone() {
     let r = guest.get(&format!("/consultations/{id}/call")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = guest.get(&format!("/patients/{}", w.patient)).await;
-    assert!(r.status == 303 || r.status == 401 || r.status == 403, "{}", r.status);
+    assert!(
+        r.status == 303 || r.status == 401 || r.status == 403,
+        "{}",
+        r.status
+    );
 
     w.s.stop().await;
 }
@@ -723,13 +797,20 @@ async fn act1_guests_join_by_link_and_a_call_holds_four_people() {
     ws::until(&mut guests[1], WAIT, |m| m["type"] == "admitted").await;
     ws::send_text(
         &mut doc_ws,
-        &format!(r#"{{"type":"admit","participant":"{}"}}"#, find("Interprète 2")),
+        &format!(
+            r#"{{"type":"admit","participant":"{}"}}"#,
+            find("Interprète 2")
+        ),
     )
     .await;
     let full = ws::until(&mut doc_ws, WAIT, |m| m["type"] == "error").await;
     assert_eq!(full["code"], "CALL-FULL");
     // A guest speaks in the chat under the name the médecin gave.
-    ws::send_text(&mut guests[0], r#"{"type":"chat","text":"Je traduis pour Mme Petit."}"#).await;
+    ws::send_text(
+        &mut guests[0],
+        r#"{"type":"chat","text":"Je traduis pour Mme Petit."}"#,
+    )
+    .await;
     let chat = ws::until(&mut claire_ws, WAIT, |m| m["type"] == "chat").await;
     assert_eq!(chat["line"]["name"], "Interprète 0");
     assert_eq!(chat["line"]["text"], "Je traduis pour Mme Petit.");

@@ -275,8 +275,7 @@ pub async fn download(
         Ok(t) => t,
         Err(e) => return page_error(e.code(), lang),
     };
-    match documents::download_from_call(&state.app, &joiner, &ctx, &ticket.appointment, doc).await
-    {
+    match documents::download_from_call(&state.app, &joiner, &ctx, &ticket.appointment, doc).await {
         Ok(file) => crate::pages::appointments::documents::file_response(file),
         Err(e) => page_error(e.code(), lang),
     }

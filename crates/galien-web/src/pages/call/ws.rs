@@ -23,9 +23,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use galien_app::RequestContext;
 use galien_app::identity::session;
+use galien_app::teleconsultation::Joiner;
 use galien_app::teleconsultation::call::{self, Ticket};
 use galien_app::teleconsultation::hub::Outgoing;
-use galien_app::teleconsultation::Joiner;
 use galien_core::ids::AppointmentId;
 use galien_core::signal::{ClientSignal, MAX_FRAME_BYTES};
 use galien_core::{ErrorCode, Lang};
@@ -65,8 +65,8 @@ pub async fn socket(
     };
     let joiner = who.joiner();
     if !same_origin(&headers, &state.app.settings.public_url) {
-        let _ = call::trace_refusal(&state.app, Some(&joiner), &ctx, id, None, "CALL-WS-ORIGIN")
-            .await;
+        let _ =
+            call::trace_refusal(&state.app, Some(&joiner), &ctx, id, None, "CALL-WS-ORIGIN").await;
         return refuse(ErrorCode::AccessDenied, lang);
     }
     let upgrade = match upgrade {

@@ -107,10 +107,7 @@ enum End {
 }
 
 /// Whether the session may still use the board, read without touching it.
-pub(crate) async fn still_live(
-    state: &WebState,
-    digest: &TokenDigest,
-) -> Result<bool, StoreError> {
+pub(crate) async fn still_live(state: &WebState, digest: &TokenDigest) -> Result<bool, StoreError> {
     let s = match state.app.store.session(digest).await {
         Ok(s) => s,
         Err(StoreError::NotFound) => return Ok(false),
