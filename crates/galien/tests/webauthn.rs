@@ -509,11 +509,13 @@ async fn auth_07_keys_are_added_and_removed_with_a_fresh_factor_but_never_the_la
 
         // The last factor stays.
         remove_key(&page, "Clé B").await;
-        let text = page.find("main").await.text().await;
-        assert!(
-            text.contains("Impossible de retirer votre dernier second facteur"),
-            "{text}"
-        );
+        // The refusal is a new page: wait for it rather than read the page being left.
+        page.wait_until_js(
+            "document.querySelector('main').innerText\
+             .includes('Impossible de retirer votre dernier second facteur')",
+            WAIT,
+        )
+        .await;
         let admin = store
             .user_by_email(&galien_core::identity::Email::parse(EMAIL).unwrap())
             .await
