@@ -8,8 +8,9 @@ use galien_core::Entropy;
 use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceRef, Source};
 use galien_core::identity::{Assurance, Role};
 use galien_core::ids::{AuditEventId, ParticipantId, PatientId, UserId};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::RwLock;
 use time::OffsetDateTime;
 
 use crate::action::Action;
@@ -186,6 +187,57 @@ impl Denial {
 pub struct Gate {
     policies: Policies,
     authorizer: Authorizer,
+    /// Cedar's answers by [`DecisionKey`], when the policies cannot tell one user or patient from
+    /// another (see [`Gate::new`]); `None` when they can, and every request is evaluated.
+    memo: Option<RwLock<HashMap<DecisionKey, Evaluated>>>,
+}
+
+/// (allowed, the forbid rule that refused if any).
+type Evaluated = (bool, Option<String>);
+
+/// Everything of a request the policies can see when they name no user, patient, device or guest:
+/// the principal's kind and role, the action, the resource's kind, the context. Two requests with
+/// the same key are the same Cedar question up to entity ids the policies never mention, so they
+/// get the same answer. The key space is finite (kinds × roles × actions × relationship sets ×
+/// assurance levels): a few thousand entries at most.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DecisionKey {
+    principal: u8,
+    role: &'static str,
+    action: Action,
+    on_patient: bool,
+    relationships: Relationships,
+    assurance: i64,
+}
+
+impl DecisionKey {
+    fn of(request: &AccessRequest) -> DecisionKey {
+        DecisionKey {
+            principal: match request.principal {
+                Principal::User { .. } => 0,
+                Principal::Device { .. } => 1,
+                Principal::Guest { .. } => 2,
+            },
+            role: request.principal.role_name(),
+            action: request.action,
+            on_patient: request.patient.is_some(),
+            relationships: request.relationships.clone(),
+            assurance: request.principal.assurance_level(),
+        }
+    }
+}
+
+/// Whether every entity the policies name is a role or an action: then no decision depends on which
+/// user, patient, device or guest is asking or asked about, only on the [`DecisionKey`]. Template
+/// links could name anyone: a set with templates is never memoised.
+fn names_only_roles_and_actions(policies: &Policies) -> bool {
+    policies.set.templates().next().is_none()
+        && policies.set.policies().all(|p| {
+            p.entity_literals().iter().all(|uid| {
+                let kind = uid.type_name().to_string();
+                kind == "Role" || kind == "Action"
+            })
+        })
 }
 
 fn uid(kind: &str, id: &str) -> Result<EntityUid, String> {
@@ -195,12 +247,31 @@ fn uid(kind: &str, id: &str) -> Result<EntityUid, String> {
 }
 
 impl Gate {
-    /// A gate deciding with `policies`.
+    /// A gate deciding with `policies`. When the policies name no particular user, patient,
+    /// device or guest (the built-in ones never do), Cedar's answer to each distinct question is kept
+    /// and reused: the same decisions, without re-evaluating the policy set on every read.
     pub fn new(policies: Policies) -> Gate {
+        let memo = names_only_roles_and_actions(&policies).then(|| RwLock::new(HashMap::new()));
         Gate {
             policies,
             authorizer: Authorizer::new(),
+            memo,
         }
+    }
+
+    /// A gate asking Cedar on every request, memo or not: the reference the memoised gate is
+    /// compared with (tests, `galien-bench`).
+    pub fn evaluating_every_request(policies: Policies) -> Gate {
+        Gate {
+            policies,
+            authorizer: Authorizer::new(),
+            memo: None,
+        }
+    }
+
+    /// Whether decisions are memoised (the policies name only roles and actions).
+    pub fn memoises(&self) -> bool {
+        self.memo.is_some()
     }
 
     /// A gate with the built-in policies.
@@ -279,11 +350,28 @@ impl Gate {
         matches!(self.evaluate(request), Ok((true, _)))
     }
 
-    /// Evaluates the policies: (allowed, the forbid rule that refused if any).
-    fn evaluate(&self, request: &AccessRequest) -> Result<(bool, Option<String>), String> {
+    /// Evaluates the policies: (allowed, the forbid rule that refused if any) — from the memo
+    /// when the same question was answered before. Errors are never memoised.
+    fn evaluate(&self, request: &AccessRequest) -> Result<Evaluated, String> {
         if request.action.on_patient() != request.patient.is_some() {
             return Ok((false, Some("malformed-request".to_owned())));
         }
+        let Some(memo) = &self.memo else {
+            return self.evaluate_with_cedar(request);
+        };
+        let key = DecisionKey::of(request);
+        if let Some(found) = memo.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let answer = self.evaluate_with_cedar(request)?;
+        if let Ok(mut m) = memo.write() {
+            m.insert(key, answer.clone());
+        }
+        Ok(answer)
+    }
+
+    /// Asks Cedar.
+    fn evaluate_with_cedar(&self, request: &AccessRequest) -> Result<Evaluated, String> {
         let role = uid("Role", request.principal.role_name())?;
         let principal = match &request.principal {
             Principal::User { id, .. } => uid("User", &id.to_string())?,
@@ -336,11 +424,13 @@ impl Gate {
         match response.decision() {
             Decision::Allow => Ok((true, None)),
             Decision::Deny => {
+                // Several forbid rules may refuse together; Cedar reports them in no set order:
+                // the first by name, so the same question always names the same rule.
                 let rule = response
                     .diagnostics()
                     .reason()
-                    .next()
-                    .map(|id| self.policies.name_of(id));
+                    .map(|id| self.policies.name_of(id))
+                    .min();
                 Ok((false, rule))
             }
         }

@@ -73,7 +73,7 @@ impl Relationship {
 }
 
 /// The relationships a person has with one patient, now.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Relationships(BTreeSet<Relationship>);
 
 impl Relationships {

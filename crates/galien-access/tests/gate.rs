@@ -310,3 +310,119 @@ fn acc5_matrix_markdown_lists_every_action() {
     }
     assert!(md.contains("| Médecin |"));
 }
+
+/// Every subset of the relationships, the empty one first.
+fn relationship_sets() -> Vec<Relationships> {
+    let all = Relationship::ALL;
+    (0u32..(1 << all.len()))
+        .map(|mask| {
+            let mut set = Relationships::none();
+            for (i, r) in all.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    set.insert(*r);
+                }
+            }
+            set
+        })
+        .collect()
+}
+
+/// The `n`-th principal of `role` (`None` for a role that is no principal).
+fn principal(role: &str, n: u128, assurance: Assurance) -> Option<Principal> {
+    Some(match role {
+        "device" => Principal::Device {
+            client: format!("gw-{n}"),
+        },
+        "invite" => Principal::Guest {
+            participant: galien_core::ids::ParticipantId::from_uuid(Uuid::from_u128(n)),
+        },
+        _ => Principal::User {
+            id: UserId::from_uuid(Uuid::from_u128(n)),
+            role: Role::parse(role)?,
+            assurance,
+        },
+    })
+}
+
+/// ACC-1: the memoised gate (the built-in policies name only roles and actions) answers every
+/// question — every role, action, set of relationships and assurance, for different users and
+/// patients — exactly as Cedar evaluated afresh does, from its first answer and from its memo.
+#[test]
+fn acc1_memoised_decisions_are_cedars_for_every_question() {
+    let memoised = Gate::builtin().unwrap();
+    assert!(memoised.memoises());
+    let fresh = Gate::evaluating_every_request(Policies::builtin().unwrap());
+    assert!(!fresh.memoises());
+    let sets = relationship_sets();
+    let mut compared = 0;
+    let mut allowed = 0;
+    for role in PRINCIPAL_ROLES {
+        for action in Action::ALL {
+            for rels in &sets {
+                for assurance in [Assurance::OneFactor, Assurance::TwoFactors] {
+                    // Three askers, three patients: the second and third are answered by the memo.
+                    for n in 1..=3u128 {
+                        let request = AccessRequest {
+                            principal: principal(role, n, assurance).unwrap(),
+                            action: *action,
+                            patient: action
+                                .on_patient()
+                                .then(|| PatientId::from_uuid(Uuid::from_u128(100 + n))),
+                            relationships: rels.clone(),
+                            resource: None,
+                            source: Source::default(),
+                            at: datetime!(2026-11-29 10:00 UTC),
+                        };
+                        let want = fresh.check(&request);
+                        assert_eq!(
+                            memoised.check(&request),
+                            want,
+                            "{role} {action} {rels:?} {assurance:?} (asker {n})"
+                        );
+                        let denial_rule = |g: &Gate| {
+                            g.decide(request.clone(), &SeededEntropy::new(1))
+                                .err()
+                                .map(|d| d.rule().map(str::to_owned))
+                        };
+                        assert_eq!(denial_rule(&memoised), denial_rule(&fresh));
+                        compared += 1;
+                        allowed += usize::from(want);
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 13 * 16 * 64 * 2 * 3);
+    assert!(allowed > 0 && allowed < compared, "{allowed} of {compared}");
+}
+
+/// ACC-5: policies of the data controller that name a particular patient make decisions depend on
+/// who is asked about: such a set is evaluated on every request, never memoised.
+#[test]
+fn acc5_policies_naming_a_patient_are_never_memoised() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    let vip = PatientId::from_uuid(Uuid::from_u128(7));
+    let text = format!(
+        "{}\n@id(\"vip\")\nforbid (principal, action, resource == Patient::\"{vip}\")\n\
+         unless {{ principal in Role::\"medecin\" }};\n",
+        galien_access::BUILTIN_POLICIES
+    );
+    std::fs::write(policies.join("vip.cedar"), text).unwrap();
+    let gate = Gate::new(Policies::for_directory(&policies).unwrap());
+    assert!(!gate.memoises());
+    let ask = |patient: PatientId| AccessRequest {
+        principal: principal("infirmier", 1, Assurance::TwoFactors).unwrap(),
+        action: Action::RecordRead,
+        patient: Some(patient),
+        relationships: Relationships::only(Relationship::CareTeam),
+        resource: None,
+        source: Source::default(),
+        at: datetime!(2026-11-29 10:00 UTC),
+    };
+    // Same role, action and relationships: only the patient differs, and so does the answer.
+    assert!(gate.check(&ask(PatientId::from_uuid(Uuid::from_u128(8)))));
+    assert!(!gate.check(&ask(vip)));
+    assert!(gate.check(&ask(PatientId::from_uuid(Uuid::from_u128(9)))));
+}
