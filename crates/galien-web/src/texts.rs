@@ -13,8 +13,8 @@ pub struct T {
 impl T {
     /// The text of `key` (the key itself if unknown — the catalogue test prevents that).
     pub fn s(&self, key: &str) -> &'static str {
-        match all().find(|(k, _, _)| *k == key) {
-            Some((_, fr, en)) => match self.lang {
+        match CATALOGUE.get(key) {
+            Some((fr, en)) => match self.lang {
                 Lang::Fr => fr,
                 Lang::En => en,
             },
@@ -22,6 +22,12 @@ impl T {
         }
     }
 }
+
+/// The catalogue by key, built on first use (a page looks up dozens of keys: a scan of the
+/// thousand-odd entries each time showed in the read path's profile).
+static CATALOGUE: std::sync::LazyLock<
+    std::collections::HashMap<&'static str, (&'static str, &'static str)>,
+> = std::sync::LazyLock::new(|| all().map(|(k, fr, en)| (*k, (*fr, *en))).collect());
 
 /// Every catalogue entry, this file's and the others'.
 pub fn all() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {

@@ -90,6 +90,21 @@ impl<'a> Asking<'a> {
         }
     }
 
+    /// A permit for `action` if the policies grant it, `None` otherwise — a refusal here is not
+    /// traced, exactly as with [`Asking::allows`]: for a section a page shows only when allowed. One
+    /// evaluation instead of `allows` then `permit`; a permit returned is traced when used, like
+    /// any other.
+    pub fn permit_if_allowed(
+        &self,
+        action: Action,
+        resource: Option<ResourceRef>,
+    ) -> Option<Permit> {
+        self.app
+            .gate
+            .decide(self.request(action, resource), self.app.entropy.as_ref())
+            .ok()
+    }
+
     /// Whether a permit for `action` would be granted: only to decide which sections and buttons a
     /// page offers. Nothing is read and nothing is traced; a section is fetched with a real permit.
     pub fn allows(&self, action: Action) -> bool {

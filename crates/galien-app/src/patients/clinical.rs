@@ -176,22 +176,13 @@ pub async fn summary(
     patient: PatientId,
 ) -> Result<Summary, AppError> {
     let asking = Asking::new(app, actor, ctx, Some(patient)).await?;
-    // Every section the actor may see, each under its own permit, read in one transaction.
-    let optional = |action: Action| {
-        let asking = &asking;
-        async move {
-            if asking.allows(action) {
-                asking.permit(action, None).await.map(Some)
-            } else {
-                Ok(None)
-            }
-        }
-    };
+    // Every section the actor may see, each under its own permit, read from one snapshot; a
+    // section not allowed is left out without a trace (as `allows` would), never read.
     let permits = SummaryPermits {
         identity: asking.permit(Action::IdentityRead, None).await?,
-        notes: optional(Action::RecordRead).await?,
-        team: optional(Action::CareTeamRead).await?,
-        consents: optional(Action::ConsentRead).await?,
+        notes: asking.permit_if_allowed(Action::RecordRead, None),
+        team: asking.permit_if_allowed(Action::CareTeamRead, None),
+        consents: asking.permit_if_allowed(Action::ConsentRead, None),
     };
     let rows = app.store.patient_summary(permits).await?;
     let (identity, key) = view_of(app, &rows.patient)?;

@@ -23,6 +23,33 @@ pub(crate) const HEAD: &str = "SELECT seq, hash FROM audit_events ORDER BY seq D
 pub(crate) const INSERT: &str = "INSERT INTO audit_events \
      (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+/// Records inserted by one statement of [`append_all_in`] (10 parameters each: well under SQLite's
+/// oldest limit of 999 bound parameters).
+pub(crate) const ROWS_PER_INSERT: usize = 64;
+
+/// `INSERT INTO audit_events (…) VALUES (…), (…)` for `rows` records, parameters numbered in order.
+pub(crate) fn insert_rows(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO audit_events \
+         (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        let b = r * 10;
+        sql.push('(');
+        for c in 1..=10 {
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", b + c));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 pub(crate) const PAGE: &str = "SELECT seq, id, at, actor_user, action, outcome, patient, canonical, \
      prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
 pub(crate) const CHECKPOINTS: &str =
@@ -68,6 +95,51 @@ macro_rules! audit_dialect {
                 .execute(&mut *conn)
                 .await?;
             u64::try_from(rec.seq).map_err(|_| StoreError::Other("audit seq out of range".into()))
+        }
+
+        /// Appends `events`, in order, inside the caller's open transaction on `conn`: the same
+        /// records [`append_in`] would write one by one, with one chain lock, one read of the head
+        /// and one `INSERT` per [`sql::ROWS_PER_INSERT`] records — fewer round trips while the
+        /// writer (SQLite) or the chain lock (PostgreSQL) is held. Returns the last seq.
+        pub(crate) async fn append_all_in(
+            conn: &mut $conn,
+            events: &[AuditEvent],
+        ) -> Result<Option<u64>, StoreError> {
+            if events.is_empty() {
+                return Ok(None);
+            }
+            if let Some(lock) = $lock {
+                sqlx::query(lock).execute(&mut *conn).await?;
+            }
+            let mut head = head(&mut *conn).await?;
+            let mut records = Vec::with_capacity(events.len());
+            for event in events {
+                let rec = NewRecord::build(head.take(), event)?;
+                head = Some((rec.seq, rec.hash.to_vec()));
+                records.push(rec);
+            }
+            for chunk in records.chunks(sql::ROWS_PER_INSERT) {
+                let text = sql::insert_rows(chunk.len());
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(text));
+                for rec in chunk {
+                    query = query
+                        .bind(rec.seq)
+                        .bind(rec.id)
+                        .bind(rec.at)
+                        .bind(rec.actor_user)
+                        .bind(rec.action)
+                        .bind(rec.outcome)
+                        .bind(rec.patient)
+                        .bind(rec.canonical.as_slice())
+                        .bind(rec.prev_hash.as_slice())
+                        .bind(rec.hash.as_slice());
+                }
+                query.execute(&mut *conn).await?;
+            }
+            let last = records.last().map_or(0, |r| r.seq);
+            u64::try_from(last)
+                .map(Some)
+                .map_err(|_| StoreError::Other("audit seq out of range".into()))
         }
 
         pub(crate) async fn head(conn: &mut $conn) -> Result<Option<(i64, Vec<u8>)>, StoreError> {

@@ -237,6 +237,15 @@ fn emergency_from_row<R: Cols>(r: &R) -> Result<EmergencyAccess, StoreError> {
     })
 }
 
+/// The facts the gate decides on, for `($1 user, $2 patient, $3 now)`: each active care
+/// relationship's kind, an open emergency access, and the record being the user's own.
+const RELATIONSHIPS: &str = "SELECT 'care', kind FROM care_relationships \
+     WHERE user_id = $1 AND patient_id = $2 AND ended_at IS NULL AND since <= $3 \
+     AND (until IS NULL OR until > $3) \
+     UNION ALL SELECT 'emergency', NULL FROM (SELECT 1 AS one FROM emergency_accesses \
+     WHERE user_id = $1 AND patient_id = $2 AND opened_at <= $3 AND expires_at > $3 LIMIT 1) e \
+     UNION ALL SELECT 'self', NULL FROM patients WHERE id = $2 AND user_id = $1";
+
 impl Store {
     /// The relationships `user` has with `patient` at `now`: active care relationships, an open
     /// emergency access, and "self" when the patient record is linked to this account. These are the
@@ -250,39 +259,24 @@ impl Store {
         let now = to_micros(now)?;
         read_only!(self, |conn| {
             let mut out = Relationships::none();
-            let kinds = sqlx::query(
-                "SELECT DISTINCT kind FROM care_relationships WHERE user_id = $1 AND patient_id = $2 \
-                 AND ended_at IS NULL AND since <= $3 AND (until IS NULL OR until > $3)",
-            )
-            .bind(user.as_uuid())
-            .bind(patient.as_uuid())
-            .bind(now)
-            .fetch_all(&mut *conn)
-            .await?;
-            for row in &kinds {
-                if let Some(kind) = CareKind::parse(&row.text(0)?) {
-                    out.insert(kind.relationship());
-                }
-            }
-            let emergency = sqlx::query(
-                "SELECT 1 FROM emergency_accesses WHERE user_id = $1 AND patient_id = $2 \
-                 AND opened_at <= $3 AND expires_at > $3 LIMIT 1",
-            )
-            .bind(user.as_uuid())
-            .bind(patient.as_uuid())
-            .bind(now)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if emergency.is_some() {
-                out.insert(Relationship::Emergency);
-            }
-            let own = sqlx::query("SELECT 1 FROM patients WHERE id = $1 AND user_id = $2")
-                .bind(patient.as_uuid())
+            // One round trip for the three facts (asked on every read of a record).
+            let rows = sqlx::query(RELATIONSHIPS)
                 .bind(user.as_uuid())
-                .fetch_optional(&mut *conn)
+                .bind(patient.as_uuid())
+                .bind(now)
+                .fetch_all(&mut *conn)
                 .await?;
-            if own.is_some() {
-                out.insert(Relationship::SelfRecord);
+            for row in &rows {
+                match row.text(0)?.as_str() {
+                    "care" => {
+                        if let Some(kind) = row.opt_text(1)?.as_deref().and_then(CareKind::parse) {
+                            out.insert(kind.relationship());
+                        }
+                    }
+                    "emergency" => out.insert(Relationship::Emergency),
+                    "self" => out.insert(Relationship::SelfRecord),
+                    _ => return Err(corrupt("relationship source")),
+                }
             }
             Ok::<_, StoreError>(out)
         })

@@ -44,9 +44,7 @@ macro_rules! traced_tx {
                 s.write(move |$conn| {
                     Box::pin(async move {
                         let out = { $body }?;
-                        for t in &trace {
-                            $crate::audit::sqlite::append_in(&mut *$conn, t).await?;
-                        }
+                        $crate::audit::sqlite::append_all_in(&mut *$conn, &trace).await?;
                         Ok(out)
                     })
                 })
@@ -56,9 +54,7 @@ macro_rules! traced_tx {
                 s.write(move |$conn| {
                     Box::pin(async move {
                         let out = { $body }?;
-                        for t in &trace {
-                            $crate::audit::postgres::append_in(&mut *$conn, t).await?;
-                        }
+                        $crate::audit::postgres::append_all_in(&mut *$conn, &trace).await?;
                         Ok(out)
                     })
                 })

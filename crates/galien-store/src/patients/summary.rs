@@ -1,6 +1,6 @@
-//! The patient summary in one transaction: the identity row and each section the actor may see,
-//! every section under its own permit and every permit's trace committed together — one trip to the
-//! writer instead of four, the same records in the trail.
+//! The patient summary: the identity row and each section the actor may see, every section under its
+//! own permit, read from one snapshot, and every permit's trace committed together, in one batch,
+//! before the rows are returned — the same records in the trail as four separate reads.
 
 use super::care::{TEAM, rel_from_row};
 use super::consents::{CONSENTS, NOTES, consent_from_row, note_from_row};
@@ -35,9 +35,64 @@ pub struct SummaryRows {
     pub consents: Option<Vec<Consent>>,
 }
 
+/// The summary's rows on `$conn` (either engine): the patient, then each section asked for.
+macro_rules! summary_rows {
+    ($conn:expr, $uuid:expr, $notes:expr, $team:expr, $consents:expr) => {{
+        let row = sqlx::query(PATIENT)
+            .bind($uuid)
+            .fetch_optional(&mut *$conn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let patient = from_row(&row, false)?;
+        let notes = if $notes {
+            let rows = sqlx::query(NOTES)
+                .bind($uuid)
+                .fetch_all(&mut *$conn)
+                .await?;
+            Some(
+                rows.iter()
+                    .map(note_from_row)
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        } else {
+            None
+        };
+        let team = if $team {
+            let rows = sqlx::query(TEAM).bind($uuid).fetch_all(&mut *$conn).await?;
+            Some(
+                rows.iter()
+                    .map(rel_from_row)
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        } else {
+            None
+        };
+        let consents = if $consents {
+            let rows = sqlx::query(CONSENTS)
+                .bind($uuid)
+                .fetch_all(&mut *$conn)
+                .await?;
+            Some(
+                rows.iter()
+                    .map(consent_from_row)
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        } else {
+            None
+        };
+        SummaryRows {
+            patient,
+            notes,
+            team,
+            consents,
+        }
+    }};
+}
+
 impl Store {
-    /// Reads the summary sections the permits allow, all for the same patient, in one transaction
-    /// with all their traces.
+    /// Reads the summary sections the permits allow, all for the same patient, from one snapshot,
+    /// and returns them once all their traces are durable (SQLite: the rows from the read pool, the
+    /// traces through the writer; PostgreSQL: one transaction).
     pub async fn patient_summary(&self, p: SummaryPermits) -> Result<SummaryRows, StoreError> {
         let id = require(&p.identity, &[Action::IdentityRead])?;
         let check = |permit: &Option<Permit>, action: Action| -> Result<bool, StoreError> {
@@ -59,52 +114,30 @@ impl Store {
             .map(|permit| permit.trace().clone())
             .collect();
         let uuid = id.as_uuid();
-        traced_tx!(self, traces, |conn| {
-            let row = sqlx::query(PATIENT)
-                .bind(uuid)
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            let patient = from_row(&row, false)?;
-            let notes = if notes {
-                let rows = sqlx::query(NOTES).bind(uuid).fetch_all(&mut *conn).await?;
-                Some(
-                    rows.iter()
-                        .map(note_from_row)
-                        .collect::<Result<Vec<_>, _>>()?,
-                )
-            } else {
-                None
-            };
-            let team = if team {
-                let rows = sqlx::query(TEAM).bind(uuid).fetch_all(&mut *conn).await?;
-                Some(
-                    rows.iter()
-                        .map(rel_from_row)
-                        .collect::<Result<Vec<_>, _>>()?,
-                )
-            } else {
-                None
-            };
-            let consents = if consents {
-                let rows = sqlx::query(CONSENTS)
-                    .bind(uuid)
-                    .fetch_all(&mut *conn)
+        match &*self.inner {
+            // The single writer serialises every write of the node: the rows are read from the
+            // read pool, in one read transaction (one snapshot), and only the traces go through
+            // the writer, in one batch. The rows are returned once the traces have committed: a
+            // failed commit returns its error, never the data.
+            crate::Imp::Sqlite(s) => {
+                let rows = s
+                    .read(move |conn| {
+                        Box::pin(async move {
+                            let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN").await?;
+                            let rows = summary_rows!(&mut *tx, uuid, notes, team, consents);
+                            tx.commit().await?;
+                            Ok(rows)
+                        })
+                    })
                     .await?;
-                Some(
-                    rows.iter()
-                        .map(consent_from_row)
-                        .collect::<Result<Vec<_>, _>>()?,
-                )
-            } else {
-                None
-            };
-            Ok::<_, StoreError>(SummaryRows {
-                patient,
-                notes,
-                team,
-                consents,
-            })
-        })
+                traced_tx!(self, traces, |_conn| { Ok::<_, StoreError>(()) })?;
+                Ok(rows)
+            }
+            // Several nodes share the chain lock: the rows are read in the transaction that appends
+            // the traces, before the lock is taken.
+            crate::Imp::Postgres(_) => traced_tx!(self, traces, |conn| {
+                Ok::<_, StoreError>(summary_rows!(&mut *conn, uuid, notes, team, consents))
+            }),
+        }
     }
 }
