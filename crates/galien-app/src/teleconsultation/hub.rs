@@ -67,7 +67,60 @@ pub struct Hub {
 
 struct Inner {
     app: App,
-    peers: Mutex<HashMap<PeerId, LocalPeer>>,
+    peers: Mutex<Peers>,
+}
+
+/// The pages of this node, by peer id and by room: relaying a message looks at the few pages of
+/// its room, never at every page of the node (10,000 sockets, one message each per second).
+#[derive(Default)]
+struct Peers {
+    by_id: HashMap<PeerId, LocalPeer>,
+    by_room: HashMap<AppointmentId, Vec<PeerId>>,
+}
+
+impl Peers {
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    fn get(&self, peer: &PeerId) -> Option<&LocalPeer> {
+        self.by_id.get(peer)
+    }
+
+    fn get_mut(&mut self, peer: &PeerId) -> Option<&mut LocalPeer> {
+        self.by_id.get_mut(peer)
+    }
+
+    fn insert(&mut self, peer: PeerId, p: LocalPeer) {
+        // Peer ids are fresh per socket; should one come back, it is indexed once.
+        self.remove(&peer);
+        self.by_room.entry(p.room).or_default().push(peer);
+        self.by_id.insert(peer, p);
+    }
+
+    fn remove(&mut self, peer: &PeerId) -> Option<LocalPeer> {
+        let p = self.by_id.remove(peer)?;
+        self.unindex(*peer, p.room);
+        Some(p)
+    }
+
+    fn unindex(&mut self, peer: PeerId, room: AppointmentId) {
+        if let Some(list) = self.by_room.get_mut(&room) {
+            list.retain(|id| *id != peer);
+            if list.is_empty() {
+                self.by_room.remove(&room);
+            }
+        }
+    }
+
+    /// The pages of `room`, with their ids.
+    fn in_room(&self, room: AppointmentId) -> impl Iterator<Item = (PeerId, &LocalPeer)> {
+        self.by_room
+            .get(&room)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.by_id.get(id).map(|p| (*id, p)))
+    }
 }
 
 impl std::fmt::Debug for Hub {
@@ -127,7 +180,7 @@ impl Hub {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, LocalPeer>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Peers> {
         self.inner.peers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -400,9 +453,9 @@ impl Hub {
     /// Local pages of `room` (in the mesh only, if `mesh`), but `except`.
     fn targets(&self, room: AppointmentId, mesh: bool, except: Option<PeerId>) -> Vec<PeerId> {
         self.lock()
-            .iter()
-            .filter(|(id, p)| p.room == room && (!mesh || p.in_mesh) && Some(**id) != except)
-            .map(|(id, _)| *id)
+            .in_room(room)
+            .filter(|(id, p)| (!mesh || p.in_mesh) && Some(*id) != except)
+            .map(|(id, _)| id)
             .collect()
     }
 
@@ -459,11 +512,7 @@ impl Hub {
             CLOSED_TOPIC => {
                 let gone: Vec<LocalPeer> = {
                     let mut peers = self.lock();
-                    let ids: Vec<PeerId> = peers
-                        .iter()
-                        .filter(|(_, p)| p.room == room)
-                        .map(|(id, _)| *id)
-                        .collect();
+                    let ids: Vec<PeerId> = peers.in_room(room).map(|(id, _)| id).collect();
                     ids.iter().filter_map(|id| peers.remove(id)).collect()
                 };
                 for p in gone {
@@ -579,9 +628,9 @@ impl Hub {
         let readers: Vec<(PeerId, Joiner, RequestContext)> = {
             let peers = self.lock();
             peers
-                .iter()
-                .filter(|(_, p)| p.room == room && p.in_mesh)
-                .map(|(id, p)| (*id, p.joiner.clone(), p.ctx.clone()))
+                .in_room(room)
+                .filter(|(_, p)| p.in_mesh)
+                .map(|(id, p)| (id, p.joiner.clone(), p.ctx.clone()))
                 .collect()
         };
         if readers.is_empty() {

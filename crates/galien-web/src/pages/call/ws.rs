@@ -88,8 +88,15 @@ pub async fn socket(
     };
     upgrade
         .max_message_size(MAX_FRAME_BYTES + 1024)
+        // Signaling frames are small and rare: tungstenite's default 128 KiB read and write
+        // buffers per socket would be most of a node's memory at 10,000 sockets (issue 8).
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |ws| serve(ws, state, ticket, joiner, ctx, watch))
 }
+
+/// Read buffer of a call socket (a frame larger than this is read in several chunks).
+pub(crate) const SOCKET_BUFFER: usize = 4 * 1024;
 
 /// What keeps the socket allowed.
 enum Watch {

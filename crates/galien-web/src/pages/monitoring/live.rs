@@ -93,6 +93,8 @@ pub async fn socket(
     let events = state.app.store.bus().subscribe();
     upgrade
         .max_message_size(1024)
+        .read_buffer_size(crate::pages::call::ws::SOCKET_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |ws| serve(ws, events, state, digest))
 }
 
