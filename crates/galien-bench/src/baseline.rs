@@ -54,7 +54,11 @@ pub(crate) async fn serve(kind: &str, body: Option<&Path>) -> anyhow::Result<()>
 }
 
 async fn upgrade(State(peers): State<Peers>, ws: WebSocketUpgrade) -> impl IntoResponse {
-    ws.on_upgrade(move |socket| relay(socket, peers))
+    // The same socket buffers as Galien's call sockets: the comparison is of the work, not of
+    // tungstenite's defaults.
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| relay(socket, peers))
 }
 
 async fn relay(mut ws: WebSocket, peers: Peers) {

@@ -1,11 +1,13 @@
-//! `ingest` (ACT-3, issue 7/8): devices post FHIR Bundles of 100 Observations to a full node —
-//! authenticated, authorized by the gate, converted, sealed, rule-checked, traced, durable on
-//! answer — against the baseline of raw batched SQLite inserts of rows of the same size, one durable
-//! transaction per 100 rows (WAL, `synchronous=FULL`), from the same number of concurrent senders.
+//! `ingest` (ACT-3, issue 7/8): devices post FHIR Bundles of 100 Observations to the `galien`
+//! binary — authenticated, authorized by the gate, converted, sealed, rule-checked, traced, durable
+//! on answer — against the baseline of raw batched inserts of rows of the same size on the same
+//! backend, one durable transaction per 100 rows (SQLite: WAL, `synchronous=FULL`; PostgreSQL: a
+//! fresh database, default durability), from the same number of concurrent senders.
+//!
+//! Setup through the use cases on the lab's database: one médecin, one enrolled patient per
+//! device, each device a machine client with its bearer token.
 
 use anyhow::Context;
-use galien::Capabilities;
-use galien::config::Flags;
 use galien_app::identity::machines;
 use galien_app::patients::records::{self, IdentityInput, RawIdentity};
 use galien_app::telemonitoring::{Programme, enrol};
@@ -15,37 +17,20 @@ use galien_core::ids::UserId;
 use galien_core::patient::ConsentMeans;
 use galien_core::{Clock, OsEntropy, SystemClock};
 use galien_crypto::token::SecretToken;
-use galien_store::{Backend, NewMachineClient, NewUser};
+use galien_store::testing::TestDatabase;
+use galien_store::{Backend, DatabaseUrl, NewMachineClient, NewUser};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::{Args, line, rate};
+use crate::Args;
+use crate::measure::{Measured, measured};
+use crate::node::{Lab, app_for};
+use crate::report::{Outcome, Row, ms_json, table};
 
 /// Observations per request.
 const BATCH: usize = 100;
-
-async fn app_for(node: &galien_testkit::TestServer) -> anyhow::Result<App> {
-    let config = galien_testkit::valid_config(&Flags(vec![(
-        "--data-dir",
-        "data_dir",
-        toml::Value::String(node.data_dir.display().to_string()),
-    )]));
-    let master = galien_crypto::keyfile::load(&node.data_dir.join("keys").join("master.key"))?;
-    let caps = Capabilities {
-        clock: Arc::new(SystemClock),
-        entropy: Arc::new(OsEntropy),
-    };
-    galien::startup::make_app(
-        &config,
-        &caps,
-        node.store.clone(),
-        &master,
-        node.base_url.clone(),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))
-}
 
 async fn doctor(app: &App) -> anyhow::Result<Actor> {
     let id = UserId::generate(SystemClock.now(), &OsEntropy);
@@ -138,106 +123,190 @@ fn bundle(patient: &str, first_minute: u64) -> String {
     json!({ "resourceType": "Bundle", "type": "batch", "entry": entries }).to_string()
 }
 
-pub async fn ingest(args: &Args) -> anyhow::Result<()> {
+/// Raw batched inserts of `BATCH` rows per durable transaction, from `senders` tasks.
+async fn baseline(backend: Backend, lab: &Lab, args: &Args) -> anyhow::Result<Measured> {
+    let dur = Duration::from_secs(args.seconds);
+    let label = format!("ingest/{}: baseline", backend.name());
+    let counter = Arc::new(AtomicU64::new(0));
+    const TABLE: &str = "CREATE TABLE bench_observations (id UUID PRIMARY KEY, patient_id UUID, \
+         measure TEXT, effective_at BIGINT, source TEXT, value BYTEA, received_at BIGINT, \
+         UNIQUE (patient_id, source, measure, effective_at))";
+    const INSERT: &str =
+        "INSERT INTO bench_observations VALUES ($1, $2, 'heart_rate', $3, 'device:x', $4, 0)";
+    match backend {
+        Backend::Sqlite => {
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(lab.path().join("baseline.db"))
+                .create_if_missing(true)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(30));
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts)
+                .await?;
+            sqlx::query(TABLE).execute(&pool).await?;
+            Ok(measured(&label, args.devices, dur, move || {
+                let (pool, c) = (pool.clone(), counter.clone());
+                async move {
+                    let mut tx = pool.begin().await?;
+                    let first = c.fetch_add(BATCH as u64, Ordering::Relaxed);
+                    for i in 0..BATCH as i64 {
+                        sqlx::query(INSERT)
+                            .bind(uuid::Uuid::new_v4())
+                            .bind(uuid::Uuid::nil())
+                            .bind(first as i64 + i)
+                            .bind(vec![0u8; 60])
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+            })
+            .await)
+        }
+        Backend::Postgres => {
+            let db = TestDatabase::postgres().await;
+            let url = match db.url() {
+                DatabaseUrl::Postgres { url } => url.clone(),
+                DatabaseUrl::Sqlite { .. } => anyhow::bail!("unexpected SQLite URL"),
+            };
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(u32::try_from(args.devices.clamp(1, 10))?)
+                .connect(&url)
+                .await?;
+            sqlx::query(TABLE).execute(&pool).await?;
+            let m = measured(&label, args.devices, dur, move || {
+                let (pool, c) = (pool.clone(), counter.clone());
+                async move {
+                    let mut tx = pool.begin().await?;
+                    let first = c.fetch_add(BATCH as u64, Ordering::Relaxed);
+                    for i in 0..BATCH as i64 {
+                        sqlx::query(INSERT)
+                            .bind(uuid::Uuid::new_v4())
+                            .bind(uuid::Uuid::nil())
+                            .bind(first as i64 + i)
+                            .bind(vec![0u8; 60])
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+            })
+            .await;
+            db.drop_database().await;
+            Ok(m)
+        }
+    }
+}
+
+pub(crate) async fn ingest(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
     let dur = Duration::from_secs(args.seconds);
     let devices = args.devices;
-    // Baseline: raw batched inserts, same durability, same row size, same concurrency.
-    let dir = tempfile::tempdir()?;
-    let opts = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(dir.path().join("baseline.db"))
-        .create_if_missing(true)
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(30));
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts)
-        .await?;
-    sqlx::query(
-        "CREATE TABLE observations (id BLOB PRIMARY KEY, patient_id BLOB, measure TEXT, \
-         effective_at BIGINT, source TEXT, value BLOB, received_at BIGINT, \
-         UNIQUE (patient_id, source, measure, effective_at))",
-    )
-    .execute(&pool)
-    .await?;
-    let counter = Arc::new(AtomicU64::new(0));
-    let c = counter.clone();
-    let base = rate(devices, dur, move || {
-        let pool = pool.clone();
-        let c = c.clone();
-        async move {
-            let mut tx = pool.begin().await?;
-            let first = c.fetch_add(BATCH as u64, Ordering::Relaxed);
-            for i in 0..BATCH as i64 {
-                sqlx::query(
-                    "INSERT INTO observations VALUES ($1, $2, 'heart_rate', $3, 'device:x', $4, 0)",
-                )
-                .bind(uuid::Uuid::new_v4())
-                .bind(uuid::Uuid::nil())
-                .bind(first as i64 + i)
-                .bind(vec![0u8; 60])
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        }
-    })
-    .await
-        * BATCH as f64;
+    let lab = Lab::new(backend).await?;
+    let base = baseline(backend, &lab, args).await?;
 
-    let node = galien_testkit::TestServer::start(Backend::Sqlite).await;
-    let app = app_for(&node).await?;
+    let node = lab.setup_node(None).await?;
+    let app = app_for(&node)?;
     let doc = doctor(&app).await?;
     let mut senders = Vec::new();
     for n in 0..devices {
         senders.push(device_for(&app, &doc, n).await?);
     }
+    drop(app);
+    let server = lab.serve(node).await?;
     let senders = Arc::new(senders);
-    let url = node.url("/fhir/r4");
+    let url = server.url("/fhir/r4");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(devices)
         .build()?;
     let next = Arc::new(AtomicU64::new(0));
     let minutes = Arc::new((0..devices).map(|_| AtomicU64::new(0)).collect::<Vec<_>>());
-    let galien = rate(devices, dur, move || {
-        let (client, url, senders, next, minutes) = (
-            client.clone(),
-            url.clone(),
-            senders.clone(),
-            next.clone(),
-            minutes.clone(),
-        );
-        async move {
-            let who = (next.fetch_add(1, Ordering::Relaxed) as usize) % senders.len();
-            let (patient, token) = senders.get(who).context("sender")?;
-            let first = minutes
-                .get(who)
-                .context("minute")?
-                .fetch_add(BATCH as u64, Ordering::Relaxed);
-            let r = client
-                .post(&url)
-                .bearer_auth(token)
-                .header("content-type", "application/fhir+json")
-                .body(bundle(patient, first))
-                .send()
-                .await?;
-            anyhow::ensure!(r.status().is_success(), "status {}", r.status());
-            Ok(())
-        }
-    })
-    .await
-        * BATCH as f64;
-    line(
-        &format!("ingest: FHIR batches of {BATCH}, {devices} devices"),
-        base,
-        galien,
+    let galien = measured(
+        &format!("ingest/{}: galien", backend.name()),
+        devices,
+        dur,
+        move || {
+            let (client, url, senders, next, minutes) = (
+                client.clone(),
+                url.clone(),
+                senders.clone(),
+                next.clone(),
+                minutes.clone(),
+            );
+            async move {
+                let who = (next.fetch_add(1, Ordering::Relaxed) as usize) % senders.len();
+                let (patient, token) = senders.get(who).context("sender")?;
+                let first = minutes
+                    .get(who)
+                    .context("minute")?
+                    .fetch_add(BATCH as u64, Ordering::Relaxed);
+                let r = client
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header("content-type", "application/fhir+json")
+                    .body(bundle(patient, first))
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status().is_success(), "status {}", r.status());
+                Ok(())
+            }
+        },
+    )
+    .await;
+    let rss = server.rss_kib();
+    server.stop().await;
+    let verified = lab.verify_audit().await;
+    lab.close().await;
+    let verified = verified?;
+    let scale = BATCH as f64;
+    let mut galien_row = Row::of(
+        "galien: POST /fhir/r4 (auth, gate, seal, rules, traces)",
+        &galien,
+        scale,
         "obs/s",
+        rss,
     );
-    println!(
-        "ingest: {galien:.0} obs/s, baseline {base:.0} obs/s, ratio {:.2}",
-        galien / base.max(1e-9)
+    galien_row.note = if galien_row.note.is_empty() {
+        verified.clone()
+    } else {
+        format!("{verified}; {}", galien_row.note)
+    };
+    table(
+        &format!(
+            "ingest — FHIR Bundles of {BATCH} Observations, {devices} devices, {} (latency per Bundle)",
+            backend.name()
+        ),
+        &[
+            Row::of(
+                "baseline: raw batched durable inserts",
+                &base,
+                scale,
+                "obs/s",
+                None,
+            ),
+            galien_row,
+        ],
     );
-    node.stop().await;
-    Ok(())
+    let mut extra = serde_json::Map::new();
+    extra.insert("baseline_p50_ms".into(), ms_json(base.p50));
+    extra.insert("baseline_p99_ms".into(), ms_json(base.p99));
+    extra.insert("devices".into(), json!(devices));
+    extra.insert("latency_per".into(), json!("bundle of 100"));
+    extra.insert("audit_verify".into(), json!(verified));
+    Ok(Outcome {
+        scenario: "ingest",
+        backend: backend.name(),
+        rate: galien.rate() * scale,
+        unit: "obs/s",
+        baseline: base.rate() * scale,
+        p50: Some(galien.p50),
+        p99: Some(galien.p99),
+        errors: galien.errors,
+        rss_kib: rss,
+        extra,
+        qualifier: None,
+    })
 }

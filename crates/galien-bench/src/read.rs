@@ -1,173 +1,199 @@
-//! `read` (issue 8): a médecin's patient summary over HTTP — session checked, gate decision and
-//! traces committed (one durable record per section), data keys unwrapped and identity, notes,
-//! care team and consents decrypted, HTML rendered — against a bare endpoint on the same loopback
-//! that returns the same bytes with no work. Reports rate, p50 and p99 for both.
+//! `read` (issue 8): a médecin's patient summary over HTTP from the `galien` binary — session
+//! checked, gate decisions and their traces committed (one durable record per section) before the
+//! answer, the data key unwrapped and identity, notes, care team and consents decrypted, HTML
+//! rendered — against a bare endpoint in its own process that returns the same bytes with no work.
+//!
+//! Setup through the use cases on the lab's database: one médecin with a two-factor session
+//! (`identity::session::open`), one patient he registered, three clinical notes.
 
 use anyhow::Context;
-use galien_core::{Clock, ManualClock, SystemClock};
-use galien_store::Backend;
-use galien_testkit::people;
-use galien_testkit::{Options, TestServer};
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use galien_app::RequestContext;
+use galien_app::identity::{NextStep, session};
+use galien_app::patients::clinical;
+use galien_app::patients::records::{self, IdentityInput, RawIdentity};
+use galien_core::identity::{AccountStatus, Actor, Assurance, AuthMethod, Email, Role};
+use galien_core::ids::UserId;
+use galien_core::{Clock, OsEntropy, SystemClock};
+use galien_store::{Backend, NewUser};
+use serde_json::json;
+use std::time::Duration;
 
 use crate::Args;
+use crate::measure::measured;
+use crate::node::{Lab, app_for};
+use crate::report::{Outcome, Row, ms_json, table};
 
-/// Runs `op` from `workers` tasks for `dur`; returns (ops/s, p50, p99).
-async fn measured<F, Fut>(workers: usize, dur: Duration, op: F) -> (f64, Duration, Duration)
-where
-    F: Fn() -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
-{
-    let latencies = Arc::new(Mutex::new(Vec::new()));
-    let start = Instant::now();
-    let deadline = start + dur;
-    let mut tasks = Vec::new();
-    for _ in 0..workers {
-        let op = op.clone();
-        let latencies = latencies.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                if op().await.is_ok() {
-                    mine.push(t.elapsed());
-                }
-            }
-            if let Ok(mut all) = latencies.lock() {
-                all.extend(mine);
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    all.sort();
-    let pick = |q: f64| {
-        let i = ((all.len() as f64) * q) as usize;
-        all.get(i.min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
+/// The médecin's session cookie and the summary's path.
+async fn prepare(app: &galien_app::App) -> anyhow::Result<(String, String)> {
+    let now = SystemClock.now();
+    let ctx = RequestContext::default();
+    let id = UserId::generate(now, &OsEntropy);
+    app.store
+        .create_user(NewUser {
+            id,
+            email: Email::parse("bench@galien.test").context("email")?,
+            display_name: "Dr Bench".into(),
+            role: Role::Medecin,
+            professional_id: None,
+            organisation: None,
+            status: AccountStatus::Active,
+            created_at: now,
+            created_by: None,
+        })
+        .await?;
+    let user = app.store.user(id).await?;
+    let grant = session::open(
+        app,
+        &ctx,
+        &user,
+        AuthMethod::PasswordTotp,
+        Assurance::TwoFactors,
+        NextStep::Done,
+    )
+    .await?;
+    let doctor = Actor {
+        user: id,
+        role: Role::Medecin,
+        method: AuthMethod::PasswordTotp,
+        assurance: Assurance::TwoFactors,
     };
-    (all.len() as f64 / elapsed, pick(0.5), pick(0.99))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-pub async fn read(args: &Args) -> anyhow::Result<()> {
-    let dur = Duration::from_secs(args.seconds);
-    let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let node = TestServer::start_with(
-        Backend::Sqlite,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
-    let admin = people::enrol_first_admin(&node, &clock).await;
-    let link = people::invite(
-        &admin.agent,
-        "medecin",
-        "Dr Bench",
-        "bench@galien.test",
-        &people::rpps("1000000042"),
-    )
-    .await;
-    let doc = people::accept_invitation(&node, &link, "bench@galien.test", &clock).await;
-    let created = doc
-        .agent
-        .submit(
-            "/patients/new",
-            "/patients/new",
-            &[
-                ("birth_name", "Bench"),
-                ("first_names", "Patient"),
-                ("sex", "F"),
-                ("birth_date", "1950-01-01"),
-                ("ins_status", "provisional"),
-            ],
-        )
-        .await;
-    let path = created
-        .location()
-        .and_then(|l| l.split('?').next())
-        .context("registered patient path")?
-        .to_owned();
+    let raw = RawIdentity {
+        birth_name: "Bench".into(),
+        first_names: "Patient".into(),
+        sex: "F".into(),
+        birth_date: "1950-01-01".into(),
+        ins_status: "provisional".into(),
+        ..RawIdentity::default()
+    };
+    let input =
+        IdentityInput::parse(&raw, now.date()).map_err(|c| anyhow::anyhow!("identity: {c:?}"))?;
+    let patient = records::register(app, &doctor, &ctx, input).await?;
     for i in 0..3 {
-        doc.agent
-            .submit(
-                &path,
-                &format!("{path}/notes"),
-                &[("text", &format!("Note de suivi {i}"))],
-            )
-            .await;
+        clinical::add_note(app, &doctor, &ctx, patient, &format!("Note de suivi {i}")).await?;
     }
-    let page = doc.agent.get(&path).await;
-    anyhow::ensure!(page.status == 200, "summary status {}", page.status);
-    let bytes = page.body.clone();
+    Ok((
+        format!("galien_session={}", grant.token.expose()),
+        format!("/patients/{patient}"),
+    ))
+}
 
-    // Baseline: the same bytes from a bare handler.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let body = bytes.clone();
-    let bare = axum::Router::new().route(
-        "/summary",
-        axum::routing::get(move || {
-            let body = body.clone();
-            async move { axum::response::Html(body) }
-        }),
-    );
-    let server = tokio::spawn(async move { axum::serve(listener, bare).await });
+pub(crate) async fn read(backend: Backend, args: &Args) -> anyhow::Result<Outcome> {
+    let dur = Duration::from_secs(args.seconds);
+    let label = format!("read/{}", backend.name());
+    let lab = Lab::new(backend).await?;
+    let node = lab.setup_node(None).await?;
+    let app = app_for(&node)?;
+    let (cookie, path) = prepare(&app).await?;
+    drop(app);
+    let server = lab.serve(node).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
+        .redirect(reqwest::redirect::Policy::none())
         .build()?;
-    let url = format!("http://{addr}/summary");
-    let (base, base50, base99) = measured(args.concurrency, dur, move || {
-        let (c, url) = (client.clone(), url.clone());
-        async move {
-            c.get(url).send().await?.error_for_status()?.bytes().await?;
-            Ok(())
-        }
-    })
-    .await;
-    server.abort();
+    let page = client
+        .get(server.url(&path))
+        .header("cookie", &cookie)
+        .send()
+        .await?;
+    anyhow::ensure!(page.status() == 200, "summary status {}", page.status());
+    let bytes = page.text().await?;
+    anyhow::ensure!(
+        bytes.contains("Note de suivi 2"),
+        "the summary shows the notes"
+    );
 
-    let client = doc.agent.client.clone();
-    let url = node.url(&path);
-    let before = node.store.audit_head().await?.map_or(0, |(s, _)| s);
-    let (galien, g50, g99) = measured(args.concurrency, dur, move || {
-        let (c, url) = (client.clone(), url.clone());
-        async move {
-            c.get(url).send().await?.error_for_status()?.bytes().await?;
-            Ok(())
+    // Baseline: the same bytes from a bare handler in its own process.
+    let body = lab.path().join("summary.html");
+    std::fs::write(&body, &bytes)?;
+    let bare = lab.baseline("bytes", Some(&body)).await?;
+    let get = |url: String, cookie: Option<String>| {
+        let c = client.clone();
+        move || {
+            let (c, url, cookie) = (c.clone(), url.clone(), cookie.clone());
+            async move {
+                let mut r = c.get(url);
+                if let Some(cookie) = cookie {
+                    r = r.header("cookie", cookie);
+                }
+                let r = r.send().await?;
+                anyhow::ensure!(r.status() == 200, "status {}", r.status());
+                r.bytes().await?;
+                Ok(())
+            }
         }
-    })
+    };
+    let base = measured(
+        &format!("{label}: baseline"),
+        args.concurrency,
+        dur,
+        get(bare.url("/summary"), None),
+    )
     .await;
-    let after = node.store.audit_head().await?.map_or(0, |(s, _)| s);
-    println!(
-        "{:<44} baseline {base:>8.0} req/s p50 {:.2} ms p99 {:.2} ms   galien {galien:>8.0} req/s p50 {:.2} ms p99 {:.2} ms",
-        "read: patient summary (session, gate, traces, decrypt)",
-        ms(base50),
-        ms(base99),
-        ms(g50),
-        ms(g99)
+    let base_rss = bare.rss_kib();
+    bare.stop().await;
+
+    let before = lab.audit_seq().await?;
+    let galien = measured(
+        &format!("{label}: galien"),
+        args.concurrency,
+        dur,
+        get(server.url(&path), Some(cookie)),
+    )
+    .await;
+    let rss = server.rss_kib();
+    server.stop().await;
+    let after = lab.audit_seq().await?;
+    let verified = lab.verify_audit().await;
+    lab.close().await;
+    let verified = verified?;
+    let per_read = (after - before) as f64 / (galien.ops as f64).max(1.0);
+    let mut g = Row::of(
+        "galien: summary (session, gate, traces, decrypt)",
+        &galien,
+        1.0,
+        "req/s",
+        rss,
     );
-    println!(
-        "{:<44} {:.1} audit records per read",
-        "  traces",
-        (after - before) as f64 / (galien * dur.as_secs_f64()).max(1.0)
+    let mut note = format!("{per_read:.1} audit records per read; {verified}");
+    if !g.note.is_empty() {
+        note = format!("{note}; {}", g.note);
+    }
+    g.note = note;
+    table(
+        &format!(
+            "read — a patient summary ({} bytes), {} concurrent clients, {}",
+            bytes.len(),
+            args.concurrency,
+            backend.name()
+        ),
+        &[
+            Row::of(
+                "baseline: the same bytes, no work",
+                &base,
+                1.0,
+                "req/s",
+                base_rss,
+            ),
+            g,
+        ],
     );
-    println!(
-        "read: {galien:.0} req/s, baseline {base:.0} req/s, ratio {:.2}",
-        galien / base.max(1e-9)
-    );
-    let _ = clock.now();
-    node.stop().await;
-    Ok(())
+    let mut extra = serde_json::Map::new();
+    extra.insert("baseline_p50_ms".into(), ms_json(base.p50));
+    extra.insert("baseline_p99_ms".into(), ms_json(base.p99));
+    extra.insert("baseline_rss_kib".into(), json!(base_rss));
+    extra.insert("audit_records_per_read".into(), json!(per_read));
+    extra.insert("audit_verify".into(), json!(verified));
+    Ok(Outcome {
+        scenario: "read",
+        backend: backend.name(),
+        rate: galien.rate(),
+        unit: "req/s",
+        baseline: base.rate(),
+        p50: Some(galien.p50),
+        p99: Some(galien.p99),
+        errors: galien.errors,
+        rss_kib: rss,
+        extra,
+        qualifier: None,
+    })
 }

@@ -61,16 +61,22 @@ fn mib(kib: u64) -> String {
 
 /// Prints a scenario's table.
 pub(crate) fn table(title: &str, rows: &[Row]) {
+    let w = rows
+        .iter()
+        .map(|r| r.label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(20);
     println!();
     println!("{title}");
     println!(
-        "  {:<46} {:>16} {:>9} {:>9} {:>7} {:>11}",
+        "  {:<w$} {:>16} {:>9} {:>9} {:>7} {:>11}",
         "", "rate", "p50", "p99", "errors", "server RSS"
     );
     for r in rows {
         let lat = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.2} ms", ms(d)));
         println!(
-            "  {:<46} {:>10.0} {:<5} {:>9} {:>9} {:>7} {:>11}  {}",
+            "  {:<w$} {:>10.0} {:<5} {:>9} {:>9} {:>7} {:>11}  {}",
             r.label,
             r.rate,
             r.unit,

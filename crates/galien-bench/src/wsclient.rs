@@ -202,12 +202,8 @@ impl Ws {
             self.out.extend_from_slice(&(len as u64).to_be_bytes());
         }
         self.out.extend_from_slice(&mask);
-        self.out.extend(
-            payload
-                .iter()
-                .zip(mask.iter().cycle())
-                .map(|(b, m)| b ^ m),
-        );
+        self.out
+            .extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
         self.writer.write_all(&self.out).await
     }
 
