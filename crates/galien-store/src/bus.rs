@@ -88,6 +88,11 @@ impl EventBus {
         self.inner.local.clone()
     }
 
+    /// This node: the [`Event::origin`] of what it publishes.
+    pub fn node(&self) -> NodeId {
+        self.inner.node
+    }
+
     /// Publishes `payload` under `topic` to every subscriber on every node (this one included).
     /// Refuses payloads over [`MAX_EVENT_BYTES`] serialized with [`StoreError::Other`].
     pub async fn publish(&self, topic: &str, payload: serde_json::Value) -> Result<(), StoreError> {

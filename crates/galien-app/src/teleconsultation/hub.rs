@@ -423,6 +423,16 @@ impl Hub {
             return Err(AppError::Refused(galien_core::ErrorCode::AccessDenied));
         }
         let body = body.to_string();
+        // The pages of this node get it at once; the bus carries it only to other nodes' pages
+        // (each node skips the signals it published itself): no NOTIFY round trip, and no load on
+        // PostgreSQL, when both ends of a call are on the same node.
+        let local = self.signal_targets(room, Some(from), to);
+        for t in &local {
+            self.send(*t, Outgoing::Text(body.clone()));
+        }
+        if to.is_some_and(|to| local.contains(&to)) {
+            return Ok(());
+        }
         let payload = if body.len() > INLINE_MAX {
             let id = Uuid::new_v4();
             let now = self.inner.app.clock.now();
@@ -459,6 +469,20 @@ impl Hub {
             .collect()
     }
 
+    /// This node's pages a signal of `from` goes to: `to` if it is here and in the mesh, else
+    /// (no `to`) every page of the room's mesh but the sender.
+    fn signal_targets(
+        &self,
+        room: AppointmentId,
+        from: Option<PeerId>,
+        to: Option<PeerId>,
+    ) -> Vec<PeerId> {
+        self.targets(room, true, from)
+            .into_iter()
+            .filter(|p| to.is_none_or(|to| *p == to))
+            .collect()
+    }
+
     fn send(&self, peer: PeerId, out: Outgoing) {
         let slow = {
             let peers = self.lock();
@@ -484,6 +508,8 @@ impl Hub {
             return;
         };
         match e.topic.as_str() {
+            // This node delivered its own signals to its pages when relaying them.
+            SIGNAL_TOPIC if e.origin == self.inner.app.store.bus().node() => {}
             SIGNAL_TOPIC => self.on_signal(room, &e.payload).await,
             PEER_TOPIC => {
                 let Some(peer) = e
@@ -531,14 +557,7 @@ impl Hub {
         let to = payload
             .get("to")
             .and_then(|p| serde_json::from_value::<PeerId>(p.clone()).ok());
-        let targets: Vec<PeerId> = match to {
-            Some(to) => self
-                .targets(room, true, from)
-                .into_iter()
-                .filter(|p| *p == to)
-                .collect(),
-            None => self.targets(room, true, from),
-        };
+        let targets = self.signal_targets(room, from, to);
         if targets.is_empty() {
             return;
         }
