@@ -12,13 +12,12 @@ use galien_app::identity::machines;
 use galien_app::patients::records::{self, IdentityInput, RawIdentity};
 use galien_app::telemonitoring::{Programme, enrol};
 use galien_app::{App, RequestContext};
-use galien_core::identity::{AccountStatus, Actor, Assurance, AuthMethod, Email, Role};
-use galien_core::ids::UserId;
+use galien_core::identity::Actor;
 use galien_core::patient::ConsentMeans;
 use galien_core::{Clock, OsEntropy, SystemClock};
 use galien_crypto::token::SecretToken;
 use galien_store::testing::TestDatabase;
-use galien_store::{Backend, DatabaseUrl, NewMachineClient, NewUser};
+use galien_store::{Backend, DatabaseUrl, NewMachineClient};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,34 +25,11 @@ use std::time::Duration;
 
 use crate::Args;
 use crate::measure::{Measured, measured};
-use crate::node::{Lab, app_for};
+use crate::node::{Lab, app_for, medecin};
 use crate::report::{Outcome, Row, ms_json, table};
 
 /// Observations per request.
 const BATCH: usize = 100;
-
-async fn doctor(app: &App) -> anyhow::Result<Actor> {
-    let id = UserId::generate(SystemClock.now(), &OsEntropy);
-    app.store
-        .create_user(NewUser {
-            id,
-            email: Email::parse("bench@galien.test").context("email")?,
-            display_name: "Dr Bench".into(),
-            role: Role::Medecin,
-            professional_id: None,
-            organisation: None,
-            status: AccountStatus::Active,
-            created_at: SystemClock.now(),
-            created_by: None,
-        })
-        .await?;
-    Ok(Actor {
-        user: id,
-        role: Role::Medecin,
-        method: AuthMethod::PasswordTotp,
-        assurance: Assurance::TwoFactors,
-    })
-}
 
 /// One enrolled patient with its device's bearer token.
 async fn device_for(app: &App, doctor: &Actor, n: usize) -> anyhow::Result<(String, String)> {
@@ -210,7 +186,7 @@ pub(crate) async fn ingest(backend: Backend, args: &Args) -> anyhow::Result<Outc
 
     let node = lab.setup_node(None).await?;
     let app = app_for(&node)?;
-    let doc = doctor(&app).await?;
+    let doc = medecin(&app, "bench@galien.test", "Dr Bench").await?;
     let mut senders = Vec::new();
     for n in 0..devices {
         senders.push(device_for(&app, &doc, n).await?);

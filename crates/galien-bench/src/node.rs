@@ -357,3 +357,56 @@ pub(crate) fn app_for(node: &TestServer) -> anyhow::Result<galien_app::App> {
     )
     .map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+/// A médecin account created in the lab's store (the bench signs nobody in over HTTP: Argon2 and
+/// TOTP would dominate the set-up), as the actor the use cases take.
+pub(crate) async fn medecin(
+    app: &galien_app::App,
+    email: &str,
+    name: &str,
+) -> anyhow::Result<galien_core::identity::Actor> {
+    use galien_core::identity::{AccountStatus, Actor, Assurance, AuthMethod, Email, Role};
+    let now = galien_core::SystemClock.now();
+    let id = galien_core::ids::UserId::generate(now, &galien_core::OsEntropy);
+    app.store
+        .create_user(galien_store::NewUser {
+            id,
+            email: Email::parse(email).context("email")?,
+            display_name: name.into(),
+            role: Role::Medecin,
+            professional_id: None,
+            organisation: None,
+            status: AccountStatus::Active,
+            created_at: now,
+            created_by: None,
+        })
+        .await?;
+    Ok(Actor {
+        user: id,
+        role: Role::Medecin,
+        method: AuthMethod::PasswordTotp,
+        assurance: Assurance::TwoFactors,
+    })
+}
+
+/// [`medecin`] with a two-factor session opened by the use case sign-in ends with: the actor and
+/// the session cookie's value.
+pub(crate) async fn medecin_with_session(
+    app: &galien_app::App,
+    email: &str,
+    name: &str,
+) -> anyhow::Result<(galien_core::identity::Actor, String)> {
+    use galien_app::identity::{NextStep, session};
+    let doctor = medecin(app, email, name).await?;
+    let user = app.store.user(doctor.user).await?;
+    let grant = session::open(
+        app,
+        &galien_app::RequestContext::default(),
+        &user,
+        doctor.method,
+        doctor.assurance,
+        NextStep::Done,
+    )
+    .await?;
+    Ok((doctor, grant.token.expose().to_owned()))
+}

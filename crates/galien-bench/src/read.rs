@@ -6,57 +6,24 @@
 //! Setup through the use cases on the lab's database: one médecin with a two-factor session
 //! (`identity::session::open`), one patient he registered, three clinical notes.
 
-use anyhow::Context;
 use galien_app::RequestContext;
-use galien_app::identity::{NextStep, session};
 use galien_app::patients::clinical;
 use galien_app::patients::records::{self, IdentityInput, RawIdentity};
-use galien_core::identity::{AccountStatus, Actor, Assurance, AuthMethod, Email, Role};
-use galien_core::ids::UserId;
-use galien_core::{Clock, OsEntropy, SystemClock};
-use galien_store::{Backend, NewUser};
+use galien_core::{Clock, SystemClock};
+use galien_store::Backend;
 use serde_json::json;
 use std::time::Duration;
 
 use crate::Args;
 use crate::measure::measured;
-use crate::node::{Lab, app_for};
+use crate::node::{Lab, app_for, medecin_with_session};
 use crate::report::{Outcome, Row, ms_json, table};
 
 /// The médecin's session cookie and the summary's path.
 async fn prepare(app: &galien_app::App) -> anyhow::Result<(String, String)> {
     let now = SystemClock.now();
     let ctx = RequestContext::default();
-    let id = UserId::generate(now, &OsEntropy);
-    app.store
-        .create_user(NewUser {
-            id,
-            email: Email::parse("bench@galien.test").context("email")?,
-            display_name: "Dr Bench".into(),
-            role: Role::Medecin,
-            professional_id: None,
-            organisation: None,
-            status: AccountStatus::Active,
-            created_at: now,
-            created_by: None,
-        })
-        .await?;
-    let user = app.store.user(id).await?;
-    let grant = session::open(
-        app,
-        &ctx,
-        &user,
-        AuthMethod::PasswordTotp,
-        Assurance::TwoFactors,
-        NextStep::Done,
-    )
-    .await?;
-    let doctor = Actor {
-        user: id,
-        role: Role::Medecin,
-        method: AuthMethod::PasswordTotp,
-        assurance: Assurance::TwoFactors,
-    };
+    let (doctor, cookie) = medecin_with_session(app, "bench@galien.test", "Dr Bench").await?;
     let raw = RawIdentity {
         birth_name: "Bench".into(),
         first_names: "Patient".into(),
@@ -72,7 +39,7 @@ async fn prepare(app: &galien_app::App) -> anyhow::Result<(String, String)> {
         clinical::add_note(app, &doctor, &ctx, patient, &format!("Note de suivi {i}")).await?;
     }
     Ok((
-        format!("galien_session={}", grant.token.expose()),
+        format!("galien_session={cookie}"),
         format!("/patients/{patient}"),
     ))
 }

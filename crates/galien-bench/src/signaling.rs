@@ -30,16 +30,13 @@
 //! are in this process). The baseline is a bare axum relay in its own process (`baseline.rs`).
 
 use anyhow::{Context, bail};
-use galien_app::identity::NextStep;
-use galien_app::identity::session;
 use galien_app::patients::records::{self, IdentityInput, RawIdentity};
 use galien_app::teleconsultation::appointments::{self, Booking};
 use galien_app::teleconsultation::call;
 use galien_app::{App, RequestContext};
-use galien_core::identity::{AccountStatus, Actor, Assurance, AuthMethod, Email, Role};
-use galien_core::ids::{AppointmentId, UserId};
-use galien_core::{Clock, OsEntropy, SystemClock};
-use galien_store::{Backend, NewUser};
+use galien_core::ids::AppointmentId;
+use galien_core::{Clock, SystemClock};
+use galien_store::Backend;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use crate::Args;
 use crate::measure::{Counters, Measured, Progress};
-use crate::node::{Lab, Server, app_for, open_file_limit};
+use crate::node::{Lab, Server, app_for, medecin_with_session, open_file_limit};
 use crate::report::{Outcome, Row, ms_json, round, table};
 use crate::wsclient::Ws;
 
@@ -355,38 +352,7 @@ async fn galien_pair(
 
 /// The médecin's session cookie value and the prepared calls.
 async fn prepare(app: &App, pairs: usize) -> anyhow::Result<(String, Vec<Call>)> {
-    let now = SystemClock.now();
-    let ctx = RequestContext::default();
-    let id = UserId::generate(now, &OsEntropy);
-    app.store
-        .create_user(NewUser {
-            id,
-            email: Email::parse("signaling@galien.test").context("email")?,
-            display_name: "Dr Signal".into(),
-            role: Role::Medecin,
-            professional_id: None,
-            organisation: None,
-            status: AccountStatus::Active,
-            created_at: now,
-            created_by: None,
-        })
-        .await?;
-    let user = app.store.user(id).await?;
-    let grant = session::open(
-        app,
-        &ctx,
-        &user,
-        AuthMethod::PasswordTotp,
-        Assurance::TwoFactors,
-        NextStep::Done,
-    )
-    .await?;
-    let doctor = Actor {
-        user: id,
-        role: Role::Medecin,
-        method: AuthMethod::PasswordTotp,
-        assurance: Assurance::TwoFactors,
-    };
+    let (doctor, cookie) = medecin_with_session(app, "signaling@galien.test", "Dr Signal").await?;
     let counters = Arc::new(Counters::default());
     let _progress = Progress::start(
         format!("signaling: preparing {pairs} calls in the store (patient, appointment, guest)"),
@@ -454,7 +420,7 @@ async fn prepare(app: &App, pairs: usize) -> anyhow::Result<(String, Vec<Call>)>
     for t in tasks {
         calls.extend(t.await.context("setup task")??);
     }
-    Ok((grant.token.expose().to_owned(), calls))
+    Ok((cookie, calls))
 }
 
 /// What one server did at one connection count.
