@@ -20,9 +20,6 @@ pub(crate) type RecordRow = (
 pub(crate) type CheckpointRow = (i64, Vec<u8>, i64, Vec<u8>, String, Vec<u8>);
 
 pub(crate) const HEAD: &str = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
-pub(crate) const INSERT: &str = "INSERT INTO audit_events \
-     (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 /// Records inserted by one statement of [`append_all_in`] (10 parameters each: well under SQLite's
 /// oldest limit of 999 bound parameters).
 pub(crate) const ROWS_PER_INSERT: usize = 64;
@@ -76,25 +73,9 @@ macro_rules! audit_dialect {
             conn: &mut $conn,
             event: &AuditEvent,
         ) -> Result<u64, StoreError> {
-            if let Some(lock) = $lock {
-                sqlx::query(lock).execute(&mut *conn).await?;
-            }
-            let head = head(&mut *conn).await?;
-            let rec = NewRecord::build(head, event)?;
-            sqlx::query(sql::INSERT)
-                .bind(rec.seq)
-                .bind(rec.id)
-                .bind(rec.at)
-                .bind(rec.actor_user)
-                .bind(rec.action)
-                .bind(rec.outcome)
-                .bind(rec.patient)
-                .bind(rec.canonical.as_slice())
-                .bind(rec.prev_hash.as_slice())
-                .bind(rec.hash.as_slice())
-                .execute(&mut *conn)
-                .await?;
-            u64::try_from(rec.seq).map_err(|_| StoreError::Other("audit seq out of range".into()))
+            append_all_in(conn, std::slice::from_ref(event))
+                .await?
+                .ok_or_else(|| StoreError::Other("audit append wrote no record".into()))
         }
 
         /// Appends `events`, in order, inside the caller's open transaction on `conn`: the same
