@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use tokio::sync::{Mutex, RwLock, watch};
 use tokio::task::JoinHandle;
 
+use crate::audit::group::Appender;
 use crate::tokens::{self, EnrolmentToken, NewEnrolmentToken, NewTokenParams, TokenRow};
 use crate::{
     ConsumeError, EventBus, PING_TIMEOUT, StoreError, StoreOptions, StoreStats, bus, migrate,
@@ -28,6 +29,8 @@ pub(crate) struct PgStore {
     writes_committed: AtomicU64,
     shutdown: watch::Sender<bool>,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// Plain audit appends, committed in groups.
+    appender: Appender,
 }
 
 impl PgStore {
@@ -69,6 +72,7 @@ impl PgStore {
             }
         };
         Ok(PgStore {
+            appender: Appender::start(pool.clone(), opts.group_commit_max_batch),
             pool,
             bus,
             instance,
@@ -114,6 +118,15 @@ impl PgStore {
         result
     }
 
+    /// Appends `events` (at least one) to the audit trail in the node's next group; the last record's
+    /// seq, once committed.
+    pub async fn append_audit(
+        &self,
+        events: Vec<galien_core::audit::AuditEvent>,
+    ) -> Result<u64, StoreError> {
+        self.appender.append(events).await
+    }
+
     pub fn bus(&self) -> &EventBus {
         &self.bus
     }
@@ -132,18 +145,22 @@ impl PgStore {
 
     pub fn stats(&self) -> StoreStats {
         let committed = self.writes_committed.load(Ordering::Relaxed);
+        let appends = &self.appender.stats;
         StoreStats {
             pool_size: self.pool.size(),
             pool_idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            writes_committed: committed,
-            // Every PostgreSQL write is its own batch of one.
-            write_batches: committed,
-            write_queue_depth: self.in_flight.load(Ordering::SeqCst),
+            writes_committed: committed + appends.committed.load(Ordering::Relaxed),
+            // Every other PostgreSQL write is its own batch of one; plain audit appends share theirs.
+            write_batches: committed + appends.groups.load(Ordering::Relaxed),
+            write_queue_depth: self.in_flight.load(Ordering::SeqCst)
+                + appends.pending.load(Ordering::SeqCst),
         }
     }
 
     pub async fn close(&self) {
-        // Waits for running writes (they hold read guards); later writes see `true`.
+        // Answers every queued audit append, then waits for running writes (they hold read guards);
+        // later writes see `true`.
+        self.appender.close().await;
         *self.closed.write().await = true;
         self.shutdown.send_replace(true);
         let listener = self.listener.lock().await.take();

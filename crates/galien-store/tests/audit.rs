@@ -140,6 +140,7 @@ both_backends!(
     trace_02_checkpoint_root_mismatch_is_detected,
     trace_02_append_only_triggers_refuse_update_and_delete,
     trace_02_concurrent_appends_keep_one_chain,
+    trace_02_grouped_appends_keep_each_callers_records_together_and_a_bad_one_fails_alone,
     trace_02_checkpoints_extend_incrementally_and_match_the_merkle_root,
     trace_01_events_are_searchable_by_user_patient_action_period,
     trace_07_purge_removes_old_records_and_the_rest_still_verifies,
@@ -577,6 +578,83 @@ async fn trace_02_concurrent_appends_keep_one_chain(ctx: &Ctx) {
     for s in &stores {
         s.close().await;
     }
+}
+
+/// Plain appends made at the same moment share a transaction (group commit): each caller's records
+/// still come in its own order, one after another, its answer is the seq of its last one, a caller
+/// of more records than one `INSERT` carries (64) is written whole, and a caller whose record cannot
+/// be written (a duplicate id) fails alone while its neighbours commit.
+async fn trace_02_grouped_appends_keep_each_callers_records_together_and_a_bad_one_fails_alone(
+    ctx: &Ctx,
+) {
+    let store = ctx.open().await;
+    let already = event(0, None, None, AuditAction::AuthLogout);
+    store.append_audit(&already).await.unwrap();
+    let sizes: Vec<u32> = (1..=30).chain([150, 65]).collect();
+    let mut tasks = Vec::new();
+    for (n, size) in sizes.iter().enumerate() {
+        let who = Some(user(u128::try_from(n).unwrap()));
+        let events: Vec<AuditEvent> = (0..*size)
+            .map(|i| event(i, who, Some(patient(u128::from(i))), AuditAction::RecordRead))
+            .collect();
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let last = s.append_audit_all(events.clone()).await;
+            (events, last)
+        }));
+        if n == 10 {
+            // The same record again: refused by the trail's unique id, and only this caller fails.
+            let s = store.clone();
+            let dup = already.clone();
+            tasks.push(tokio::spawn(async move {
+                let last = s.append_audit_all(vec![dup.clone()]).await;
+                (vec![dup], last)
+            }));
+        }
+    }
+    let mut answered = Vec::new();
+    for t in tasks {
+        answered.push(t.await.unwrap());
+    }
+    let all = store
+        .audit_events(&AuditFilter {
+            limit: Some(1000),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    let by_seq: std::collections::HashMap<u64, &AuditEvent> =
+        all.iter().map(|s| (s.seq, &s.event)).collect();
+    let mut failed = 0;
+    let mut written = 1;
+    for (events, last) in &answered {
+        match last {
+            Err(_) => {
+                failed += 1;
+                assert_eq!(events, &vec![already.clone()], "only the duplicate fails");
+            }
+            Ok(last) => {
+                let last = last.expect("records were appended");
+                let first = last + 1 - u64::try_from(events.len()).unwrap();
+                for (k, e) in events.iter().enumerate() {
+                    let seq = first + u64::try_from(k).unwrap();
+                    assert_eq!(by_seq.get(&seq), Some(&e), "record {k} of a caller at seq {seq}");
+                }
+                written += events.len();
+            }
+        }
+    }
+    assert_eq!(failed, 1);
+    assert_eq!(all.len(), written, "nothing else was written");
+    let stats = store.stats();
+    assert!(
+        stats.write_batches < stats.writes_committed,
+        "appends shared transactions: {stats:?}"
+    );
+    store.audit_checkpoint(&ctx.key, T0).await.unwrap();
+    let report = ctx.verify(&store).await;
+    assert!(report.is_ok(), "{report:?}");
+    store.close().await;
 }
 
 async fn trace_02_checkpoints_extend_incrementally_and_match_the_merkle_root(ctx: &Ctx) {

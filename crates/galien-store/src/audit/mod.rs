@@ -9,6 +9,7 @@
 //! signed checkpoints are for).
 
 pub(crate) mod dialect;
+pub(crate) mod group;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 mod verify;
@@ -224,8 +225,25 @@ impl Store {
     /// the group-commit writer; PostgreSQL: committed). The chain head is read and extended in the same
     /// transaction, so concurrent appends — from several nodes on PostgreSQL — form one chain.
     pub async fn append_audit(&self, event: &AuditEvent) -> Result<u64, StoreError> {
-        let event = event.clone();
-        on_conn!(self, d, c => d::append_in(c, &event).await)
+        self.append_audit_all(vec![event.clone()])
+            .await?
+            .ok_or_else(|| StoreError::Other("audit append wrote no record".into()))
+    }
+
+    /// Appends `events`, in order, with the other plain appends of the moment (group commit, see
+    /// [`group`]): the last record's seq once durable, `None` when there was nothing to append.
+    pub async fn append_audit_all(
+        &self,
+        events: Vec<AuditEvent>,
+    ) -> Result<Option<u64>, StoreError> {
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let last = match &*self.inner {
+            Imp::Sqlite(s) => s.append_audit(events).await?,
+            Imp::Postgres(s) => s.append_audit(events).await?,
+        };
+        Ok(Some(last))
     }
 
     /// The newest record's seq and hash, or `None` for an empty trail.

@@ -1,11 +1,12 @@
 //! The patient summary: the identity row and each section the actor may see, every section under its
-//! own permit, read from one snapshot, and every permit's trace committed together, in one batch,
-//! before the rows are returned — the same records in the trail as four separate reads.
+//! own permit, read from one snapshot, and every permit's trace committed together, with the other
+//! plain traces of the moment, before the rows are returned — the same records in the trail as four
+//! separate reads.
 
 use super::care::{TEAM, rel_from_row};
 use super::consents::{CONSENTS, NOTES, consent_from_row, note_from_row};
 use super::records::{PATIENT, from_row};
-use super::{CareRelationship, Consent, Note, SealedPatient, require, traced_tx};
+use super::{CareRelationship, Consent, Note, SealedPatient, read_only, require};
 use crate::{Store, StoreError};
 use galien_access::{Action, Permit};
 
@@ -91,8 +92,7 @@ macro_rules! summary_rows {
 
 impl Store {
     /// Reads the summary sections the permits allow, all for the same patient, from one snapshot,
-    /// and returns them once all their traces are durable (SQLite: the rows from the read pool, the
-    /// traces through the writer; PostgreSQL: one transaction).
+    /// and returns them once all their traces are durable.
     pub async fn patient_summary(&self, p: SummaryPermits) -> Result<SummaryRows, StoreError> {
         let id = require(&p.identity, &[Action::IdentityRead])?;
         let check = |permit: &Option<Permit>, action: Action| -> Result<bool, StoreError> {
@@ -114,30 +114,20 @@ impl Store {
             .map(|permit| permit.trace().clone())
             .collect();
         let uuid = id.as_uuid();
-        match &*self.inner {
-            // The single writer serialises every write of the node: the rows are read from the
-            // read pool, in one read transaction (one snapshot), and only the traces go through
-            // the writer, in one batch. The rows are returned once the traces have committed: a
-            // failed commit returns its error, never the data.
-            crate::Imp::Sqlite(s) => {
-                let rows = s
-                    .read(move |conn| {
-                        Box::pin(async move {
-                            let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN").await?;
-                            let rows = summary_rows!(&mut *tx, uuid, notes, team, consents);
-                            tx.commit().await?;
-                            Ok(rows)
-                        })
-                    })
-                    .await?;
-                traced_tx!(self, traces, |_conn| { Ok::<_, StoreError>(()) })?;
-                Ok(rows)
-            }
-            // Several nodes share the chain lock: the rows are read in the transaction that appends
-            // the traces, before the lock is taken.
-            crate::Imp::Postgres(_) => traced_tx!(self, traces, |conn| {
-                Ok::<_, StoreError>(summary_rows!(&mut *conn, uuid, notes, team, consents))
-            }),
-        }
+        // The rows come from one read transaction (one snapshot) of the read pool; the traces are
+        // appended with the other plain traces of the moment (group commit). The rows are returned
+        // once the traces have committed: a failed commit returns its error, never the data.
+        let snapshot = match &*self.inner {
+            crate::Imp::Sqlite(_) => "BEGIN",
+            crate::Imp::Postgres(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        let rows = read_only!(self, |conn| {
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, snapshot).await?;
+            let rows = summary_rows!(&mut *tx, uuid, notes, team, consents);
+            tx.commit().await?;
+            Ok::<_, StoreError>(rows)
+        })?;
+        self.append_audit_all(traces).await?;
+        Ok(rows)
     }
 }

@@ -79,6 +79,15 @@ impl SqliteStore {
         self.writer.write(job).await
     }
 
+    /// Appends `events` (at least one) to the audit trail with the other plain appends of the next
+    /// batch (see [`Writer::append_audit`]); the last record's seq, once durable.
+    pub async fn append_audit(
+        &self,
+        events: Vec<galien_core::audit::AuditEvent>,
+    ) -> Result<u64, StoreError> {
+        self.writer.append_audit(events).await
+    }
+
     pub fn bus(&self) -> &EventBus {
         &self.bus
     }

@@ -5,6 +5,11 @@
 //! own error; its neighbours still commit), COMMITs, and only then answers every caller: `Ok` means durable
 //! (`synchronous=FULL`). One fsync is thus shared by a whole batch, which keeps audit records and
 //! telemonitoring ingestion fast.
+//!
+//! Plain audit appends (a trace with no change beside it: reads, sign-ins, denials) are not jobs: the
+//! writer gathers those of a batch and appends them with one read of the chain head and one `INSERT`
+//! per 64 records, in a savepoint of their own after the batch's jobs. Should that append fail, each
+//! caller's records are appended again on their own, so one bad record fails only its caller.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -12,11 +17,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use galien_core::audit::AuditEvent;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::StoreError;
+use crate::audit::group::{Append, all_events, seqs_of};
 
 /// Called once the batch's fate is known: `Ok(())` if it committed.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -26,6 +33,12 @@ type ErasedJob = Box<
     dyn for<'c> FnOnce(Option<&'c mut SqliteConnection>) -> BoxFuture<'c, (bool, Completion)>
         + Send,
 >;
+
+/// What the writer is sent: a job, or records to append to the audit trail.
+enum Item {
+    Job(ErasedJob),
+    Audit(Append),
+}
 
 fn erase<F>(f: F) -> ErasedJob
 where
@@ -47,7 +60,7 @@ pub(crate) struct WriterStats {
 
 /// Handle to the writer task. Cloning the sender is how writes get in; dropping every sender stops it.
 pub(crate) struct Writer {
-    sender: std::sync::Mutex<Option<mpsc::Sender<ErasedJob>>>,
+    sender: std::sync::Mutex<Option<mpsc::Sender<Item>>>,
     task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     pub stats: Arc<WriterStats>,
 }
@@ -66,7 +79,7 @@ impl Writer {
         }
     }
 
-    fn sender(&self) -> Option<mpsc::Sender<ErasedJob>> {
+    fn sender(&self) -> Option<mpsc::Sender<Item>> {
         match self.sender.lock() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -81,7 +94,6 @@ impl Writer {
             + Send
             + 'static,
     {
-        let sender = self.sender().ok_or(StoreError::Closed)?;
         let (answer_tx, answer_rx) = oneshot::channel::<Result<T, StoreError>>();
         let erased = erase(move |conn| {
             Box::pin(async move {
@@ -105,13 +117,26 @@ impl Writer {
                 (ok, completion)
             })
         });
+        self.submit(Item::Job(erased)).await?;
+        answer_rx.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Appends `events` (at least one), in order, to the audit trail in the next batch, with the other
+    /// plain appends of that batch; returns the last record's seq once the batch has committed.
+    pub async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<u64, StoreError> {
+        let (append, answer_rx) = Append::new(events)?;
+        self.submit(Item::Audit(append)).await?;
+        answer_rx.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    async fn submit(&self, item: Item) -> Result<(), StoreError> {
+        let sender = self.sender().ok_or(StoreError::Closed)?;
         self.stats.pending.fetch_add(1, Ordering::SeqCst);
-        if sender.send(erased).await.is_err() {
+        if sender.send(item).await.is_err() {
             self.stats.pending.fetch_sub(1, Ordering::SeqCst);
             return Err(StoreError::Closed);
         }
-        drop(sender);
-        answer_rx.await.unwrap_or(Err(StoreError::Closed))
+        Ok(())
     }
 
     /// Stops accepting writes, lets the task finish and commit every queued job, and waits for it.
@@ -132,7 +157,7 @@ impl Writer {
 
 async fn run(
     mut conn: SqliteConnection,
-    mut rx: mpsc::Receiver<ErasedJob>,
+    mut rx: mpsc::Receiver<Item>,
     max_batch: usize,
     stats: Arc<WriterStats>,
 ) {
@@ -155,15 +180,22 @@ async fn run(
     }
 }
 
-/// Answers a job's caller with `e` without running the job.
-async fn skip(job: ErasedJob, e: StoreError) {
-    let (_, completion) = job(None).await;
-    completion(Err(e));
+/// Answers an item's caller with `e` without running it.
+async fn skip(item: Item, e: StoreError) {
+    match item {
+        Item::Job(job) => {
+            let (_, completion) = job(None).await;
+            completion(Err(e));
+        }
+        Item::Audit(append) => {
+            let _ = append.answer.send(Err(e));
+        }
+    }
 }
 
 async fn run_batch(
     conn: &mut SqliteConnection,
-    jobs: impl Iterator<Item = ErasedJob>,
+    items: impl Iterator<Item = Item>,
     stats: &WriterStats,
 ) {
     let mut completions: Vec<(bool, Completion)> = Vec::new();
@@ -172,16 +204,24 @@ async fn run_batch(
         Err(e) => {
             let e = StoreError::from(e);
             tracing::error!(error = %e, "SQLite writer cannot begin a batch");
-            for job in jobs {
-                skip(job, e.clone()).await;
+            for item in items {
+                skip(item, e.clone()).await;
             }
             return;
         }
     };
     let mut broken: Option<StoreError> = None;
-    for job in jobs {
+    let mut appends = Vec::new();
+    for item in items {
+        let job = match item {
+            Item::Audit(append) => {
+                appends.push(append);
+                continue;
+            }
+            Item::Job(job) => job,
+        };
         if let Some(e) = &broken {
-            skip(job, e.clone()).await;
+            skip(Item::Job(job), e.clone()).await;
             continue;
         }
         let mut savepoint = match tx.begin().await {
@@ -189,7 +229,7 @@ async fn run_batch(
             Err(e) => {
                 let e = StoreError::from(e);
                 broken = Some(e.clone());
-                skip(job, e).await;
+                skip(Item::Job(job), e).await;
                 continue;
             }
         };
@@ -204,6 +244,16 @@ async fn run_batch(
         }
         completions.push((ok, completion));
     }
+    let appended = match &broken {
+        Some(e) => appends.iter().map(|_| Err(e.clone())).collect(),
+        None => match append_all(&mut *tx, &appends).await {
+            Ok(seqs) => seqs,
+            Err(e) => {
+                broken = Some(e.clone());
+                appends.iter().map(|_| Err(e.clone())).collect()
+            }
+        },
+    };
     let outcome = match broken {
         Some(e) => {
             let _ = tx.rollback().await;
@@ -212,7 +262,12 @@ async fn run_batch(
         None => tx.commit().await.map_err(StoreError::from),
     };
     if let Err(e) = &outcome {
-        tracing::error!(error = %e, jobs = completions.len(), "SQLite write batch failed");
+        tracing::error!(
+            error = %e,
+            jobs = completions.len(),
+            appends = appends.len(),
+            "SQLite write batch failed"
+        );
     }
     stats.write_batches.fetch_add(1, Ordering::Relaxed);
     for (ok, completion) in completions {
@@ -220,6 +275,58 @@ async fn run_batch(
             stats.writes_committed.fetch_add(1, Ordering::Relaxed);
         }
         completion(outcome.clone());
+    }
+    for (append, seq) in appends.into_iter().zip(appended) {
+        let answer = outcome.clone().and(seq);
+        if answer.is_ok() {
+            stats.writes_committed.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = append.answer.send(answer);
+    }
+}
+
+/// Appends the batch's plain audit records, all in one savepoint; if that fails, each caller's
+/// records on their own. Returns each caller's last seq (or error); `Err` only when the transaction
+/// itself can no longer be used.
+async fn append_all(
+    tx: &mut SqliteConnection,
+    appends: &[Append],
+) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+    if appends.is_empty() {
+        return Ok(Vec::new());
+    }
+    if appends.len() > 1 {
+        if let Ok(last) = append_in_savepoint(tx, &all_events(appends)).await? {
+            return Ok(seqs_of(appends, last));
+        }
+    }
+    let mut seqs = Vec::with_capacity(appends.len());
+    for a in appends {
+        seqs.push(append_in_savepoint(tx, &a.events).await?);
+    }
+    Ok(seqs)
+}
+
+/// Appends `events` in a savepoint, rolled back if the append fails. The outer `Err` is a savepoint
+/// that could not be opened or closed (the transaction is broken); the inner one, the append's.
+async fn append_in_savepoint(
+    tx: &mut SqliteConnection,
+    events: &[AuditEvent],
+) -> Result<Result<u64, StoreError>, StoreError> {
+    let mut savepoint = tx.begin().await?;
+    match crate::audit::sqlite::append_all_in(&mut *savepoint, events).await {
+        Ok(Some(last)) => {
+            savepoint.commit().await?;
+            Ok(Ok(last))
+        }
+        Ok(None) => {
+            savepoint.rollback().await?;
+            Ok(Err(StoreError::Other("an audit append needs a record".into())))
+        }
+        Err(e) => {
+            savepoint.rollback().await?;
+            Ok(Err(e))
+        }
     }
 }
 

@@ -1,0 +1,226 @@
+//! Group commit of plain audit appends: a trace with no change beside it (a read, a sign-in, a
+//! refusal). Callers that append at the same moment share one transaction, one read of the chain
+//! head and one `INSERT` per 64 records, and each gets the seq of its own last record once the
+//! transaction has committed. On SQLite the writer gathers them ([`crate::sqlite::writer`]); on
+//! PostgreSQL the [`Appender`] below, one per node, with one transaction in flight at a time: appends
+//! arriving while it commits form the next group.
+//!
+//! Should a group's append fail, each caller's records are appended again on their own, so one bad
+//! record fails only its caller.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use galien_core::audit::AuditEvent;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::StoreError;
+
+/// Records to append, in order, and who waits for the seq of the last one.
+pub(crate) struct Append {
+    pub events: Vec<AuditEvent>,
+    pub answer: oneshot::Sender<Result<u64, StoreError>>,
+}
+
+impl Append {
+    /// An append of `events` (at least one) and the receiver of its answer.
+    pub fn new(
+        events: Vec<AuditEvent>,
+    ) -> Result<(Append, oneshot::Receiver<Result<u64, StoreError>>), StoreError> {
+        if events.is_empty() {
+            return Err(StoreError::Other("an audit append needs a record".into()));
+        }
+        let (answer, rx) = oneshot::channel();
+        Ok((Append { events, answer }, rx))
+    }
+}
+
+/// Every record of `group`, in order: what one shared append writes.
+pub(crate) fn all_events(group: &[Append]) -> Vec<AuditEvent> {
+    group
+        .iter()
+        .flat_map(|a| a.events.iter().cloned())
+        .collect()
+}
+
+/// Each caller's last seq, given `last`, the seq of the last record of `group` appended in order
+/// (seqs run without gaps: counted back from the end).
+pub(crate) fn seqs_of(group: &[Append], last: u64) -> Vec<Result<u64, StoreError>> {
+    let mut seqs = Vec::with_capacity(group.len());
+    let mut after = last;
+    for a in group.iter().rev() {
+        seqs.push(Ok(after));
+        after = after.saturating_sub(a.events.len() as u64);
+    }
+    seqs.reverse();
+    seqs
+}
+
+/// Counters shared with [`crate::StoreStats`].
+#[derive(Debug, Default)]
+pub(crate) struct AppenderStats {
+    /// Appends answered `Ok`.
+    pub committed: AtomicU64,
+    /// Transactions that carried them.
+    pub groups: AtomicU64,
+    /// Appends submitted and not yet answered.
+    pub pending: AtomicUsize,
+}
+
+/// The PostgreSQL appender of one node: a task owning the queue, at most `max_records` records a group.
+pub(crate) struct Appender {
+    sender: std::sync::Mutex<Option<mpsc::Sender<Append>>>,
+    task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    pub stats: Arc<AppenderStats>,
+}
+
+impl Appender {
+    pub fn start(pool: PgPool, max_records: usize) -> Appender {
+        let max_records = max_records.max(1);
+        let (tx, rx) = mpsc::channel(max_records.max(64));
+        let stats = Arc::new(AppenderStats::default());
+        let task = tokio::spawn(run(pool, rx, max_records, Arc::clone(&stats)));
+        Appender {
+            sender: std::sync::Mutex::new(Some(tx)),
+            task: tokio::sync::Mutex::new(Some(task)),
+            stats,
+        }
+    }
+
+    /// Appends `events` (at least one) with the appends queued beside them; the last record's seq,
+    /// once committed.
+    pub async fn append(&self, events: Vec<AuditEvent>) -> Result<u64, StoreError> {
+        let (append, answer) = Append::new(events)?;
+        let sender = match self.sender.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+        .ok_or(StoreError::Closed)?;
+        self.stats.pending.fetch_add(1, Ordering::SeqCst);
+        if sender.send(append).await.is_err() {
+            self.stats.pending.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Closed);
+        }
+        answer.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Stops accepting appends and waits until every queued one is answered. Idempotent.
+    pub async fn close(&self) {
+        let mut task = self.task.lock().await;
+        match self.sender.lock() {
+            Ok(mut guard) => drop(guard.take()),
+            Err(poisoned) => drop(poisoned.into_inner().take()),
+        }
+        if let Some(handle) = task.take()
+            && let Err(e) = handle.await
+        {
+            tracing::error!(error = %e, "audit appender task failed");
+        }
+    }
+}
+
+async fn run(
+    pool: PgPool,
+    mut rx: mpsc::Receiver<Append>,
+    max_records: usize,
+    stats: Arc<AppenderStats>,
+) {
+    let mut group = Vec::new();
+    // recv() returns None only once every sender is dropped AND the queue is empty: close() flushes.
+    while let Some(first) = rx.recv().await {
+        let mut records = first.events.len();
+        group.push(first);
+        while records < max_records {
+            match rx.try_recv() {
+                Ok(a) => {
+                    records += a.events.len();
+                    group.push(a);
+                }
+                Err(_) => break,
+            }
+        }
+        let answers = flush(&pool, &group, &stats).await;
+        let n = group.len();
+        for (a, answer) in group.drain(..).zip(answers) {
+            if answer.is_ok() {
+                stats.committed.fetch_add(1, Ordering::Relaxed);
+            }
+            let _ = a.answer.send(answer);
+        }
+        stats.pending.fetch_sub(n, Ordering::SeqCst);
+    }
+}
+
+async fn flush(
+    pool: &PgPool,
+    group: &[Append],
+    stats: &AppenderStats,
+) -> Vec<Result<u64, StoreError>> {
+    if group.len() > 1 {
+        stats.groups.fetch_add(1, Ordering::Relaxed);
+        match append_tx(pool, &all_events(group)).await {
+            Ok(last) => return seqs_of(group, last),
+            Err(e) => {
+                tracing::warn!(error = %e, appends = group.len(), "grouped audit append failed; each again alone");
+            }
+        }
+    }
+    let mut answers = Vec::with_capacity(group.len());
+    for a in group {
+        stats.groups.fetch_add(1, Ordering::Relaxed);
+        answers.push(append_tx(pool, &a.events).await);
+    }
+    answers
+}
+
+/// One transaction: the chain lock, the head, the records.
+async fn append_tx(pool: &PgPool, events: &[AuditEvent]) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await?;
+    let last = crate::audit::postgres::append_all_in(&mut tx, events)
+        .await?
+        .ok_or_else(|| StoreError::Other("an audit append needs a record".into()))?;
+    tx.commit().await?;
+    Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use galien_core::audit::{AuditAction, AuditActor, Outcome, Source};
+    use galien_core::ids::AuditEventId;
+
+    fn append_of(n: usize) -> Append {
+        let event = AuditEvent {
+            id: AuditEventId::from_uuid(uuid::Uuid::nil()),
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            actor: AuditActor::default(),
+            action: AuditAction::AuthLogout,
+            outcome: Outcome::Success,
+            resource: None,
+            patient: None,
+            purpose: None,
+            emergency: false,
+            source: Source::default(),
+            reason: None,
+        };
+        let (a, _) = Append::new(vec![event; n]).unwrap();
+        a
+    }
+
+    #[test]
+    fn each_caller_gets_the_seq_of_its_own_last_record() {
+        let group = [append_of(1), append_of(3), append_of(2)];
+        let seqs: Vec<u64> = seqs_of(&group, 106).into_iter().map(Result::unwrap).collect();
+        // Records 101 | 102 103 104 | 105 106.
+        assert_eq!(seqs, vec![101, 104, 106]);
+        assert_eq!(all_events(&group).len(), 6);
+    }
+
+    #[test]
+    fn an_empty_append_is_refused() {
+        assert!(matches!(Append::new(Vec::new()), Err(StoreError::Other(_))));
+    }
+}
