@@ -125,12 +125,10 @@ pub(crate) async fn audit(backend: Backend, args: &Args) -> anyhow::Result<Outco
     )
     .await;
     let after = store.stats();
-    let per_commit = if backend == Backend::Sqlite {
+    let per_commit = {
         let writes = after.writes_committed - before.writes_committed;
         let batches = (after.write_batches - before.write_batches).max(1);
         Some(writes as f64 / batches as f64)
-    } else {
-        None
     };
     let mut g = Row::of(
         "galien: append_audit (hash-chained)",

@@ -141,6 +141,20 @@ fn observation_from_row<R: Cols>(r: &R) -> Result<StoredObservation, StoreError>
     })
 }
 
+/// Measurements inserted by one statement (7 parameters each: well under SQLite's oldest limit of
+/// 999 bound parameters).
+const OBSERVATIONS_PER_INSERT: usize = 64;
+
+/// The multi-row insert of `rows` measurements, returning the ids of those that were new.
+fn insert_observations_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO observations (id, patient_id, measure, effective_at, source, value, \
+         received_at) VALUES {} ON CONFLICT (patient_id, source, measure, effective_at) \
+         DO NOTHING RETURNING id",
+        crate::sql::values(rows, 7)
+    )
+}
+
 const ENROLMENT: &str = "SELECT id, patient_id, programme, thresholds, reading_hours, enrolled_by, \
      since FROM monitoring_enrolments WHERE patient_id = $1 AND ended_at IS NULL \
      ORDER BY since DESC LIMIT 1";
@@ -302,33 +316,29 @@ impl Store {
             alert_rows.push((a.clone(), to_micros(a.opened_at)?));
         }
         traced_tx!(self, traces, |conn| {
-            let mut inserted: Vec<Vec<bool>> = Vec::with_capacity(rows.len());
+            // One multi-row INSERT per OBSERVATIONS_PER_INSERT measurements; a duplicate is
+            // skipped, and what was new is what the statement returns.
             let mut new_ids = std::collections::HashSet::new();
-            for group in &rows {
-                let mut flags = Vec::with_capacity(group.len());
-                for (id, patient, measure, at, source, value, received) in group {
-                    let done = sqlx::query(
-                        "INSERT INTO observations (id, patient_id, measure, effective_at, source, \
-                         value, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT (patient_id, source, measure, effective_at) DO NOTHING",
-                    )
-                    .bind(*id)
-                    .bind(*patient)
-                    .bind(*measure)
-                    .bind(*at)
-                    .bind(source.clone())
-                    .bind(value.clone())
-                    .bind(*received)
-                    .execute(&mut *conn)
-                    .await?;
-                    let new = done.rows_affected() == 1;
-                    if new {
-                        new_ids.insert(*id);
-                    }
-                    flags.push(new);
+            let all: Vec<_> = rows.iter().flatten().collect();
+            for chunk in all.chunks(OBSERVATIONS_PER_INSERT) {
+                let text = insert_observations_sql(chunk.len());
+                let mut query = sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(text));
+                for (id, patient, measure, at, source, value, received) in chunk {
+                    query = query
+                        .bind(*id)
+                        .bind(*patient)
+                        .bind(*measure)
+                        .bind(*at)
+                        .bind(source.as_str())
+                        .bind(value.as_slice())
+                        .bind(*received);
                 }
-                inserted.push(flags);
+                new_ids.extend(query.fetch_all(&mut *conn).await?);
             }
+            let inserted: Vec<Vec<bool>> = rows
+                .iter()
+                .map(|group| group.iter().map(|row| new_ids.contains(&row.0)).collect())
+                .collect();
             for (a, at) in &alert_rows {
                 if a.observation.is_some_and(|o| !new_ids.contains(&o)) {
                     continue;

@@ -575,6 +575,14 @@ async fn auth_07_session_lifecycle(ctx: &Ctx) {
         Err(StoreError::Conflict(_))
     ));
     let s = store.session(&current.digest).await.unwrap();
+    // What every request reads first: the session and its account, in one statement.
+    let (joined, account) = store.session_and_user(&current.digest).await.unwrap();
+    assert!(joined == s, "the joined read gives the same session");
+    assert!(account == store.user(alice).await.unwrap(), "and its account");
+    assert!(matches!(
+        store.session_and_user(&digest()).await,
+        Err(StoreError::NotFound)
+    ));
     let expected_handle = hex::encode(Sha256::digest(current.digest.as_bytes()))[..16].to_owned();
     assert_eq!(s.handle, expected_handle);
     assert_eq!(s.digest, current.digest);

@@ -114,8 +114,8 @@ pub async fn resolve(app: &App, ctx: &RequestContext, raw: &str) -> Result<Curre
     let expired = AppError::Refused(ErrorCode::SessionExpired);
     let token = SecretToken::parse(raw).ok_or(AppError::Refused(ErrorCode::SessionExpired))?;
     let digest = token.digest();
-    let session = match app.store.session(&digest).await {
-        Ok(s) => s,
+    let (session, user) = match app.store.session_and_user(&digest).await {
+        Ok(found) => found,
         Err(StoreError::NotFound) => return Err(expired),
         Err(e) => return Err(e.into()),
     };
@@ -150,7 +150,6 @@ pub async fn resolve(app: &App, ctx: &RequestContext, raw: &str) -> Result<Curre
         }
         return Err(expired);
     }
-    let user = app.store.user(session.user).await?;
     if matches!(
         user.status,
         AccountStatus::Suspended | AccountStatus::Deactivated

@@ -53,6 +53,25 @@ impl<'a> Asking<'a> {
         })
     }
 
+    /// The same actor and patient with relationships already read during this request (a page
+    /// showing several sections of one record reads them once).
+    pub fn with_relationships(
+        app: &'a App,
+        actor: &'a Actor,
+        ctx: &'a RequestContext,
+        patient: PatientId,
+        relationships: Relationships,
+    ) -> Asking<'a> {
+        Asking {
+            app,
+            actor,
+            ctx,
+            patient: Some(patient),
+            relationships,
+            at: app.clock.now(),
+        }
+    }
+
     fn request(&self, action: Action, resource: Option<ResourceRef>) -> AccessRequest {
         AccessRequest {
             principal: principal(self.actor),

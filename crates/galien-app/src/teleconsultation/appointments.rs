@@ -3,7 +3,7 @@
 //! yet, the patient's consent before the call (GDPR-3), cancellation and no-show, and the lists
 //! (the médecin's day, the secretariat's day, the patient's appointments).
 
-use galien_access::Action;
+use galien_access::{Action, Relationships};
 use galien_core::ErrorCode;
 use galien_core::audit::ResourceRef;
 use galien_core::consultation::{AppointmentStatus, ParticipantKind};
@@ -310,13 +310,20 @@ pub async fn mine(app: &App, actor: &Actor) -> Result<Vec<Appointment>, AppError
 
 /// The appointments of one patient (for their record's page), newest first; the viewer must be
 /// allowed to see the record's identity.
+///
+/// `known`: the actor's relationships with the patient when the page has already read them during
+/// this request (the record's summary reads them once for all its sections).
 pub async fn of_patient(
     app: &App,
     actor: &Actor,
     ctx: &RequestContext,
     patient: PatientId,
+    known: Option<Relationships>,
 ) -> Result<Vec<Appointment>, AppError> {
-    let asking = Asking::new(app, actor, ctx, Some(patient)).await?;
+    let asking = match known {
+        Some(relationships) => Asking::with_relationships(app, actor, ctx, patient, relationships),
+        None => Asking::new(app, actor, ctx, Some(patient)).await?,
+    };
     if !asking.allows(Action::IdentityRead) && !asking.allows(Action::AppointmentManage) {
         asking.permit(Action::IdentityRead, None).await?;
     }

@@ -26,25 +26,11 @@ pub(crate) const ROWS_PER_INSERT: usize = 64;
 
 /// `INSERT INTO audit_events (…) VALUES (…), (…)` for `rows` records, parameters numbered in order.
 pub(crate) fn insert_rows(rows: usize) -> String {
-    let mut sql = String::from(
+    format!(
         "INSERT INTO audit_events \
-         (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) VALUES ",
-    );
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        let b = r * 10;
-        sql.push('(');
-        for c in 1..=10 {
-            if c > 1 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", b + c));
-        }
-        sql.push(')');
-    }
-    sql
+         (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) VALUES {}",
+        crate::sql::values(rows, 10)
+    )
 }
 
 pub(crate) const PAGE: &str = "SELECT seq, id, at, actor_user, action, outcome, patient, canonical, \

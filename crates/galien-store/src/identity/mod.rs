@@ -106,6 +106,36 @@ macro_rules! impl_cols {
 impl_cols!(sqlx::sqlite::SqliteRow);
 impl_cols!(sqlx::postgres::PgRow);
 
+/// A row read from its `n`th column on: the second record of a joined row.
+pub(crate) struct Shifted<'r, R>(pub &'r R, pub usize);
+
+impl<R: Cols> Cols for Shifted<'_, R> {
+    fn uuid(&self, i: usize) -> Result<Uuid, StoreError> {
+        self.0.uuid(self.1 + i)
+    }
+    fn opt_uuid(&self, i: usize) -> Result<Option<Uuid>, StoreError> {
+        self.0.opt_uuid(self.1 + i)
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.0.text(self.1 + i)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.0.opt_text(self.1 + i)
+    }
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.0.int(self.1 + i)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.0.opt_int(self.1 + i)
+    }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        self.0.bytes(self.1 + i)
+    }
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.opt_bytes(self.1 + i)
+    }
+}
+
 /// A stored value that does not parse (an unknown role, a digest of the wrong length, …).
 pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Other(format!("invalid {what} in database"))

@@ -8,7 +8,8 @@ use galien_crypto::token::TokenDigest;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{Cols, corrupt, to_micros};
+use super::users::{user_columns, user_from_row};
+use super::{Cols, Shifted, User, corrupt, to_micros};
 use crate::{Store, StoreError};
 
 /// A session to store.
@@ -116,14 +117,21 @@ const INSERT: &str = "INSERT INTO sessions (digest, handle, user_id, method, ass
 
 macro_rules! select_session {
     ($tail:literal) => {
-        concat!(
-            "SELECT digest, handle, user_id, method, assurance, created_at, last_seen_at, \
-             absolute_expires_at, step_up_at, ended_at, end_reason, ip, user_agent, csrf_secret \
-             FROM sessions ",
-            $tail
-        )
+        concat!("SELECT ", session_columns!(), " FROM sessions s ", $tail)
     };
 }
+
+/// Every [`Session`] column of `sessions s`, in [`session_from_row`] order.
+macro_rules! session_columns {
+    () => {
+        "s.digest, s.handle, s.user_id, s.method, s.assurance, s.created_at, s.last_seen_at, \
+         s.absolute_expires_at, s.step_up_at, s.ended_at, s.end_reason, s.ip, s.user_agent, \
+         s.csrf_secret"
+    };
+}
+
+/// The columns of [`session_from_row`]: the user's follow them in a joined row.
+const SESSION_COLUMNS: usize = 14;
 
 /// Activity never moves `last_seen_at` backwards (two nodes may report out of order).
 const TOUCH: &str = "UPDATE sessions SET \
@@ -201,6 +209,32 @@ impl Store {
 
     /// The session with this digest, ended or not (the caller checks `ended_at`, the idle and the
     /// absolute timeouts), or [`StoreError::NotFound`].
+    /// The session with this digest and its account, read together (one statement: what every
+    /// request does first). [`StoreError::NotFound`] if there is none.
+    pub async fn session_and_user(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<(Session, User), StoreError> {
+        let digest = digest.as_bytes().to_vec();
+        read!(self, |conn| {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                session_columns!(),
+                ", ",
+                user_columns!(),
+                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest = $1"
+            ))
+            .bind(digest)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let row = row.ok_or(StoreError::NotFound)?;
+            Ok::<_, StoreError>((
+                session_from_row(&row)?,
+                user_from_row(&Shifted(&row, SESSION_COLUMNS))?,
+            ))
+        })
+    }
+
     pub async fn session(&self, digest: &TokenDigest) -> Result<Session, StoreError> {
         let digest = digest.as_bytes().to_vec();
         read!(self, |conn| {

@@ -221,18 +221,22 @@ pub(crate) use insert_user;
 /// `SELECT` of every [`User`] column (in [`user_from_row`] order) followed by `$tail`.
 macro_rules! select_user {
     ($tail:literal) => {
-        concat!(
-            "SELECT u.id, u.email, u.display_name, u.role, u.professional_id, u.organisation, u.status, \
-             u.created_at, u.created_by, u.activated_at, u.status_changed_at, u.updated_at, \
-             u.password_hash, u.password_changed_at, u.totp_secret, u.totp_last_step, u.totp_enrolled_at, \
-             (SELECT COUNT(*) FROM recovery_codes r WHERE r.user_id = u.id AND r.used_at IS NULL) \
-             FROM users u ",
-            $tail
-        )
+        concat!("SELECT ", user_columns!(), " FROM users u ", $tail)
     };
 }
 
-fn user_from_row<R: Cols>(r: &R) -> Result<User, StoreError> {
+/// Every [`User`] column of `users u`, in [`user_from_row`] order.
+macro_rules! user_columns {
+    () => {
+        "u.id, u.email, u.display_name, u.role, u.professional_id, u.organisation, u.status, \
+         u.created_at, u.created_by, u.activated_at, u.status_changed_at, u.updated_at, \
+         u.password_hash, u.password_changed_at, u.totp_secret, u.totp_last_step, u.totp_enrolled_at, \
+         (SELECT COUNT(*) FROM recovery_codes r WHERE r.user_id = u.id AND r.used_at IS NULL)"
+    };
+}
+pub(crate) use user_columns;
+
+pub(super) fn user_from_row<R: Cols>(r: &R) -> Result<User, StoreError> {
     let totp = match r.opt_bytes(14)? {
         None => None,
         Some(sealed_secret) => Some(TotpCredential {

@@ -349,10 +349,17 @@ async fn show_summary(
             let t = T { lang };
             let section =
                 crate::pages::monitoring::section::section(state, current, &s, id, typed, t).await;
+            let relationships = s.relationships.clone();
             let mut p = summary_page(state, current, lang, s, shown);
             p.monitoring = section;
-            p.appointments =
-                crate::pages::appointments::section::section(state, current, ctx, id).await;
+            p.appointments = crate::pages::appointments::section::section(
+                state,
+                current,
+                ctx,
+                id,
+                relationships,
+            )
+            .await;
             Ok(render(status, &p))
         }
         Err(e) if e.code() == ErrorCode::AccessDenied => {
