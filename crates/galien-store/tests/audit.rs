@@ -595,7 +595,14 @@ async fn trace_02_grouped_appends_keep_each_callers_records_together_and_a_bad_o
     for (n, size) in sizes.iter().enumerate() {
         let who = Some(user(u128::try_from(n).unwrap()));
         let events: Vec<AuditEvent> = (0..*size)
-            .map(|i| event(i, who, Some(patient(u128::from(i))), AuditAction::RecordRead))
+            .map(|i| {
+                event(
+                    i,
+                    who,
+                    Some(patient(u128::from(i))),
+                    AuditAction::RecordRead,
+                )
+            })
             .collect();
         let s = store.clone();
         tasks.push(tokio::spawn(async move {
@@ -638,7 +645,11 @@ async fn trace_02_grouped_appends_keep_each_callers_records_together_and_a_bad_o
                 let first = last + 1 - u64::try_from(events.len()).unwrap();
                 for (k, e) in events.iter().enumerate() {
                     let seq = first + u64::try_from(k).unwrap();
-                    assert_eq!(by_seq.get(&seq), Some(&e), "record {k} of a caller at seq {seq}");
+                    assert_eq!(
+                        by_seq.get(&seq),
+                        Some(&e),
+                        "record {k} of a caller at seq {seq}"
+                    );
                 }
                 written += events.len();
             }

@@ -578,7 +578,10 @@ async fn auth_07_session_lifecycle(ctx: &Ctx) {
     // What every request reads first: the session and its account, in one statement.
     let (joined, account) = store.session_and_user(&current.digest).await.unwrap();
     assert!(joined == s, "the joined read gives the same session");
-    assert!(account == store.user(alice).await.unwrap(), "and its account");
+    assert!(
+        account == store.user(alice).await.unwrap(),
+        "and its account"
+    );
     assert!(matches!(
         store.session_and_user(&digest()).await,
         Err(StoreError::NotFound)

@@ -213,7 +213,10 @@ mod tests {
     #[test]
     fn each_caller_gets_the_seq_of_its_own_last_record() {
         let group = [append_of(1), append_of(3), append_of(2)];
-        let seqs: Vec<u64> = seqs_of(&group, 106).into_iter().map(Result::unwrap).collect();
+        let seqs: Vec<u64> = seqs_of(&group, 106)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         // Records 101 | 102 103 104 | 105 106.
         assert_eq!(seqs, vec![101, 104, 106]);
         assert_eq!(all_events(&group).len(), 6);

@@ -321,7 +321,9 @@ async fn append_in_savepoint(
         }
         Ok(None) => {
             savepoint.rollback().await?;
-            Ok(Err(StoreError::Other("an audit append needs a record".into())))
+            Ok(Err(StoreError::Other(
+                "an audit append needs a record".into(),
+            )))
         }
         Err(e) => {
             savepoint.rollback().await?;

@@ -5,9 +5,9 @@
 
 use super::{StatusBadge, badge, books, when};
 use crate::WebState;
-use galien_app::{Relationships, RequestContext};
 use galien_app::identity::session::Current;
 use galien_app::teleconsultation::appointments;
+use galien_app::{Relationships, RequestContext};
 use galien_core::ids::PatientId;
 
 /// Most appointments listed (the newest).
