@@ -13,6 +13,7 @@ mod incidents;
 mod migrate;
 mod patients;
 mod postgres;
+mod queue;
 mod sql;
 mod sqlite;
 mod teleconsultation;

@@ -152,8 +152,7 @@ impl PgStore {
             writes_committed: committed + appends.committed.load(Ordering::Relaxed),
             // Every other PostgreSQL write is its own batch of one; plain audit appends share theirs.
             write_batches: committed + appends.groups.load(Ordering::Relaxed),
-            write_queue_depth: self.in_flight.load(Ordering::SeqCst)
-                + appends.pending.load(Ordering::SeqCst),
+            write_queue_depth: self.in_flight.load(Ordering::SeqCst) + self.appender.pending(),
         }
     }
 

@@ -623,13 +623,7 @@ async fn trace_02_grouped_appends_keep_each_callers_records_together_and_a_bad_o
     for t in tasks {
         answered.push(t.await.unwrap());
     }
-    let all = store
-        .audit_events(&AuditFilter {
-            limit: Some(1000),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
+    let all = every_record(&store).await;
     let by_seq: std::collections::HashMap<u64, &AuditEvent> =
         all.iter().map(|s| (s.seq, &s.event)).collect();
     let mut failed = 0;
@@ -680,13 +674,7 @@ async fn trace_02_checkpoints_extend_incrementally_and_match_the_merkle_root(ctx
         }
         let at = T0 + Duration::minutes(i64::try_from(round).unwrap());
         let c = store.audit_checkpoint(&ctx.key, at).await.unwrap();
-        let all = store
-            .audit_events(&AuditFilter {
-                limit: Some(1000),
-                ..AuditFilter::default()
-            })
-            .await
-            .unwrap();
+        let all = every_record(&store).await;
         hashes = all.iter().map(|s| s.hash).collect::<Vec<_>>();
         assert_eq!(c.head.size, u64::try_from(hashes.len()).unwrap());
         assert_eq!(c.head.root, merkle_root(&hashes), "round {round}");
@@ -835,6 +823,18 @@ async fn search(store: &Store, f: AuditFilter) -> Vec<galien_store::StoredAuditE
     store.audit_events(&f).await.unwrap()
 }
 
+/// The whole trail (up to a thousand records), oldest first.
+async fn every_record(store: &Store) -> Vec<galien_store::StoredAuditEvent> {
+    search(
+        store,
+        AuditFilter {
+            limit: Some(1000),
+            ..AuditFilter::default()
+        },
+    )
+    .await
+}
+
 fn purge_event(m: &galien_crypto::audit::PurgeMarker) -> AuditEvent {
     let mut e = event(1000, None, None, AuditAction::AuditPurged);
     e.at = m.at;
@@ -884,13 +884,7 @@ async fn trace_07_purge_removes_old_records_and_the_rest_still_verifies(ctx: &Ct
         store.audit_purge_marker().await.unwrap(),
         Some(purged.clone())
     );
-    let left = store
-        .audit_events(&AuditFilter {
-            limit: Some(1000),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
+    let left = every_record(&store).await;
     assert_eq!(left.first().unwrap().seq, 21);
     // The purge itself is the newest record.
     assert_eq!(left.last().unwrap().event.action, AuditAction::AuditPurged);

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use galien_core::audit::AuditEvent;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use crate::StoreError;
+use crate::queue::Queue;
 
 /// Records to append, in order, and who waits for the seq of the last one.
 pub(crate) struct Append {
@@ -65,59 +65,41 @@ pub(crate) struct AppenderStats {
     pub committed: AtomicU64,
     /// Transactions that carried them.
     pub groups: AtomicU64,
-    /// Appends submitted and not yet answered.
-    pub pending: AtomicUsize,
 }
 
 /// The PostgreSQL appender of one node: a task owning the queue, at most `max_records` records a group.
 pub(crate) struct Appender {
-    sender: std::sync::Mutex<Option<mpsc::Sender<Append>>>,
-    task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    queue: Queue<Append>,
     pub stats: Arc<AppenderStats>,
 }
 
 impl Appender {
     pub fn start(pool: PgPool, max_records: usize) -> Appender {
         let max_records = max_records.max(1);
-        let (tx, rx) = mpsc::channel(max_records.max(64));
         let stats = Arc::new(AppenderStats::default());
-        let task = tokio::spawn(run(pool, rx, max_records, Arc::clone(&stats)));
-        Appender {
-            sender: std::sync::Mutex::new(Some(tx)),
-            task: tokio::sync::Mutex::new(Some(task)),
-            stats,
-        }
+        let task_stats = Arc::clone(&stats);
+        let queue = Queue::start("audit appender", max_records.max(64), move |rx, pending| {
+            run(pool, rx, max_records, task_stats, pending)
+        });
+        Appender { queue, stats }
     }
 
     /// Appends `events` (at least one) with the appends queued beside them; the last record's seq,
     /// once committed.
     pub async fn append(&self, events: Vec<AuditEvent>) -> Result<u64, StoreError> {
         let (append, answer) = Append::new(events)?;
-        let sender = match self.sender.lock() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-        .ok_or(StoreError::Closed)?;
-        self.stats.pending.fetch_add(1, Ordering::SeqCst);
-        if sender.send(append).await.is_err() {
-            self.stats.pending.fetch_sub(1, Ordering::SeqCst);
-            return Err(StoreError::Closed);
-        }
+        self.queue.submit(append).await?;
         answer.await.unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// Appends submitted and not yet answered.
+    pub fn pending(&self) -> usize {
+        self.queue.pending()
     }
 
     /// Stops accepting appends and waits until every queued one is answered. Idempotent.
     pub async fn close(&self) {
-        let mut task = self.task.lock().await;
-        match self.sender.lock() {
-            Ok(mut guard) => drop(guard.take()),
-            Err(poisoned) => drop(poisoned.into_inner().take()),
-        }
-        if let Some(handle) = task.take()
-            && let Err(e) = handle.await
-        {
-            tracing::error!(error = %e, "audit appender task failed");
-        }
+        self.queue.close().await;
     }
 }
 
@@ -126,6 +108,7 @@ async fn run(
     mut rx: mpsc::Receiver<Append>,
     max_records: usize,
     stats: Arc<AppenderStats>,
+    pending: Arc<AtomicUsize>,
 ) {
     let mut group = Vec::new();
     // recv() returns None only once every sender is dropped AND the queue is empty: close() flushes.
@@ -149,7 +132,7 @@ async fn run(
             }
             let _ = a.answer.send(answer);
         }
-        stats.pending.fetch_sub(n, Ordering::SeqCst);
+        pending.fetch_sub(n, Ordering::SeqCst);
     }
 }
 

@@ -112,7 +112,7 @@ impl SqliteStore {
             pool_idle: u32::try_from(self.read.num_idle()).unwrap_or(u32::MAX),
             writes_committed: s.writes_committed.load(Ordering::Relaxed),
             write_batches: s.write_batches.load(Ordering::Relaxed),
-            write_queue_depth: s.pending.load(Ordering::SeqCst),
+            write_queue_depth: self.writer.pending(),
         }
     }
 

@@ -20,10 +20,10 @@ use futures::future::BoxFuture;
 use galien_core::audit::AuditEvent;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use crate::StoreError;
 use crate::audit::group::{Append, all_events, seqs_of};
+use crate::queue::Queue;
 
 /// Called once the batch's fate is known: `Ok(())` if it committed.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -54,14 +54,11 @@ where
 pub(crate) struct WriterStats {
     pub writes_committed: AtomicU64,
     pub write_batches: AtomicU64,
-    /// Jobs submitted and not yet answered (queued or in the running batch).
-    pub pending: AtomicUsize,
 }
 
-/// Handle to the writer task. Cloning the sender is how writes get in; dropping every sender stops it.
+/// Handle to the writer task: its queue of jobs and appends.
 pub(crate) struct Writer {
-    sender: std::sync::Mutex<Option<mpsc::Sender<Item>>>,
-    task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    queue: Queue<Item>,
     pub stats: Arc<WriterStats>,
 }
 
@@ -69,21 +66,19 @@ impl Writer {
     /// Starts the writer task owning `conn`.
     pub fn start(conn: SqliteConnection, max_batch: usize) -> Writer {
         let max_batch = max_batch.max(1);
-        let (tx, rx) = mpsc::channel(max_batch.saturating_mul(4).max(64));
         let stats = Arc::new(WriterStats::default());
-        let task = tokio::spawn(run(conn, rx, max_batch, Arc::clone(&stats)));
-        Writer {
-            sender: std::sync::Mutex::new(Some(tx)),
-            task: tokio::sync::Mutex::new(Some(task)),
-            stats,
-        }
+        let task_stats = Arc::clone(&stats);
+        let queue = Queue::start(
+            "SQLite writer",
+            max_batch.saturating_mul(4).max(64),
+            move |rx, pending| run(conn, rx, max_batch, task_stats, pending),
+        );
+        Writer { queue, stats }
     }
 
-    fn sender(&self) -> Option<mpsc::Sender<Item>> {
-        match self.sender.lock() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+    /// Jobs and appends submitted and not yet answered (queued or in the running batch).
+    pub fn pending(&self) -> usize {
+        self.queue.pending()
     }
 
     /// Runs `job` on the writer connection inside the next batch; returns once the batch has committed.
@@ -117,7 +112,7 @@ impl Writer {
                 (ok, completion)
             })
         });
-        self.submit(Item::Job(erased)).await?;
+        self.queue.submit(Item::Job(erased)).await?;
         answer_rx.await.unwrap_or(Err(StoreError::Closed))
     }
 
@@ -125,33 +120,14 @@ impl Writer {
     /// plain appends of that batch; returns the last record's seq once the batch has committed.
     pub async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<u64, StoreError> {
         let (append, answer_rx) = Append::new(events)?;
-        self.submit(Item::Audit(append)).await?;
+        self.queue.submit(Item::Audit(append)).await?;
         answer_rx.await.unwrap_or(Err(StoreError::Closed))
-    }
-
-    async fn submit(&self, item: Item) -> Result<(), StoreError> {
-        let sender = self.sender().ok_or(StoreError::Closed)?;
-        self.stats.pending.fetch_add(1, Ordering::SeqCst);
-        if sender.send(item).await.is_err() {
-            self.stats.pending.fetch_sub(1, Ordering::SeqCst);
-            return Err(StoreError::Closed);
-        }
-        Ok(())
     }
 
     /// Stops accepting writes, lets the task finish and commit every queued job, and waits for it.
     /// Idempotent; a concurrent second call waits for the first.
     pub async fn close(&self) {
-        let mut task = self.task.lock().await;
-        match self.sender.lock() {
-            Ok(mut guard) => drop(guard.take()),
-            Err(poisoned) => drop(poisoned.into_inner().take()),
-        }
-        if let Some(handle) = task.take()
-            && let Err(e) = handle.await
-        {
-            tracing::error!(error = %e, "SQLite writer task failed");
-        }
+        self.queue.close().await;
     }
 }
 
@@ -160,6 +136,7 @@ async fn run(
     mut rx: mpsc::Receiver<Item>,
     max_batch: usize,
     stats: Arc<WriterStats>,
+    pending: Arc<AtomicUsize>,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     // recv() returns None only once every sender is dropped AND the queue is empty: close() flushes.
@@ -173,7 +150,7 @@ async fn run(
         }
         let n = batch.len();
         run_batch(&mut conn, batch.drain(..), &stats).await;
-        stats.pending.fetch_sub(n, Ordering::SeqCst);
+        pending.fetch_sub(n, Ordering::SeqCst);
     }
     if let Err(e) = conn.close().await {
         tracing::warn!(error = %StoreError::from(e), "closing the SQLite writer connection");
@@ -246,7 +223,7 @@ async fn run_batch(
     }
     let appended = match &broken {
         Some(e) => appends.iter().map(|_| Err(e.clone())).collect(),
-        None => match append_all(&mut *tx, &appends).await {
+        None => match append_all(&mut tx, &appends).await {
             Ok(seqs) => seqs,
             Err(e) => {
                 broken = Some(e.clone());
@@ -295,10 +272,10 @@ async fn append_all(
     if appends.is_empty() {
         return Ok(Vec::new());
     }
-    if appends.len() > 1 {
-        if let Ok(last) = append_in_savepoint(tx, &all_events(appends)).await? {
-            return Ok(seqs_of(appends, last));
-        }
+    if appends.len() > 1
+        && let Ok(last) = append_in_savepoint(tx, &all_events(appends)).await?
+    {
+        return Ok(seqs_of(appends, last));
     }
     let mut seqs = Vec::with_capacity(appends.len());
     for a in appends {
@@ -314,7 +291,7 @@ async fn append_in_savepoint(
     events: &[AuditEvent],
 ) -> Result<Result<u64, StoreError>, StoreError> {
     let mut savepoint = tx.begin().await?;
-    match crate::audit::sqlite::append_all_in(&mut *savepoint, events).await {
+    match crate::audit::sqlite::append_all_in(&mut savepoint, events).await {
         Ok(Some(last)) => {
             savepoint.commit().await?;
             Ok(Ok(last))
@@ -337,6 +314,7 @@ mod tests {
     use super::*;
     use sqlx::ConnectOptions;
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    use tokio::task::JoinHandle;
 
     async fn open(dir: &std::path::Path) -> SqliteConnection {
         let mut conn = SqliteConnectOptions::new()
@@ -380,7 +358,7 @@ mod tests {
 
     async fn wait_pending(writer: &Writer, n: usize) {
         tokio::time::timeout(std::time::Duration::from_secs(10), async {
-            while writer.stats.pending.load(Ordering::SeqCst) < n {
+            while writer.pending() < n {
                 tokio::task::yield_now().await;
             }
         })
