@@ -658,6 +658,23 @@ async fn auth_07_session_lifecycle(ctx: &Ctx) {
         vec![phone.digest, laptop.digest, current.digest],
         "newest first, only Alice's"
     );
+    // A node's session watch reads many sessions at once: those that exist, with their accounts.
+    let mut watched = store
+        .sessions_and_users(&[laptop.digest, digest(), mallorys.digest, current.digest])
+        .await
+        .unwrap();
+    watched.sort_by_key(|(s, _)| s.created_at);
+    assert_eq!(
+        watched
+            .iter()
+            .map(|(s, u)| (s.digest, u.id))
+            .collect::<Vec<_>>(),
+        vec![
+            (current.digest, alice),
+            (laptop.digest, alice),
+            (mallorys.digest, mallory)
+        ]
+    );
 
     // Ending a session from the "my sessions" page: only one's own.
     let laptop_handle = all[1].handle.clone();

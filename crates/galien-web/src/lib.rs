@@ -44,6 +44,9 @@ pub struct WebState {
     pub tls: bool,
     /// This node's teleconsultation pages and their signaling relay.
     pub hub: galien_app::teleconsultation::hub::Hub,
+    /// The sessions of this node's open sockets, looked at together every
+    /// [`pages::call::ws::CHECK_EVERY`].
+    pub sessions: galien_app::identity::watch::SessionWatch,
 }
 
 /// HTTP settings from the operator's configuration.

@@ -306,6 +306,10 @@ impl Server {
             metrics: Arc::new(galien_web::metrics::Metrics::new(store.clone())),
             tls: tls.is_some(),
             hub: galien_app::teleconsultation::hub::Hub::start(app.clone()),
+            sessions: galien_app::identity::watch::SessionWatch::start(
+                app.clone(),
+                galien_web::pages::call::ws::CHECK_EVERY,
+            ),
         };
         let router = galien_web::router(
             state,

@@ -630,7 +630,38 @@ async fn act3_live_board_socket_says_alerts_changed_and_refuses_strangers(backen
         .await
         .expect("a message within 5 s");
     assert_eq!(message, "alerts");
-    drop(socket);
+
+    // The node looks at the sessions of its open sockets every 20 s: the first ping (25 s after
+    // the socket opened) comes after at least one look, which left this live session open.
+    let ping = tokio::time::timeout(StdDuration::from_secs(40), async {
+        loop {
+            match galien_testkit::ws::frame(&mut socket).await {
+                (9, _) => return,
+                (8, payload) => panic!("closed while the session is live: {payload:?}"),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(ping.is_ok(), "a ping within 40 s");
+    // Once the session is over (idle for longer than 15 minutes, on the server's clock), the next
+    // look closes the board with 4001 (a look that fails is made again 20 s later: three chances).
+    w.clock.advance(time::Duration::minutes(16));
+    let closed = tokio::time::timeout(StdDuration::from_secs(70), async {
+        loop {
+            let (opcode, payload) = galien_testkit::ws::frame(&mut socket).await;
+            if opcode == 8 {
+                return payload;
+            }
+        }
+    })
+    .await
+    .expect("the socket closes within 70 s");
+    assert_eq!(
+        closed.get(..2),
+        Some(&4001u16.to_be_bytes()[..]),
+        "{closed:?}"
+    );
     w.s.stop().await;
 }
 

@@ -11,6 +11,7 @@ pub mod oidc;
 pub mod session;
 pub mod throttle;
 pub mod totp;
+pub mod watch;
 pub mod webauthn;
 
 use galien_crypto::token::SecretToken;

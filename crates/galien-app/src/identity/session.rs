@@ -166,6 +166,19 @@ pub async fn resolve(app: &App, ctx: &RequestContext, raw: &str) -> Result<Curre
     Ok(Current { session, user })
 }
 
+/// Whether `session` (of `user`) may still be used at `now`, as read without touching it: not
+/// ended, within its absolute and idle limits, its account neither suspended nor deactivated. What
+/// an open socket asks of its session from time to time.
+pub fn still_valid(app: &App, session: &Session, user: &User, now: time::OffsetDateTime) -> bool {
+    session.ended_at.is_none()
+        && now < session.absolute_expires_at
+        && now - session.last_seen_at < app.settings.auth.idle_timeout
+        && !matches!(
+            user.status,
+            AccountStatus::Suspended | AccountStatus::Deactivated
+        )
+}
+
 /// Replaces the current session by a new one with more assurance (fresh id: no fixation).
 pub async fn renew(
     app: &App,

@@ -130,6 +130,9 @@ macro_rules! session_columns {
     };
 }
 
+/// Sessions read by one statement of [`Store::sessions_and_users`] (one parameter each).
+pub(crate) const SESSIONS_PER_READ: usize = 500;
+
 /// The columns of [`session_from_row`]: the user's follow them in a joined row.
 const SESSION_COLUMNS: usize = 14;
 
@@ -215,24 +218,55 @@ impl Store {
         &self,
         digest: &TokenDigest,
     ) -> Result<(Session, User), StoreError> {
-        let digest = digest.as_bytes().to_vec();
-        read!(self, |conn| {
-            let row = sqlx::query(concat!(
+        self.sessions_and_users(std::slice::from_ref(digest))
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The sessions with these digests and their accounts (those that exist, in no particular
+    /// order), in one statement per [`SESSIONS_PER_READ`]: what a node's session watch reads for
+    /// all its open sockets at once.
+    pub async fn sessions_and_users(
+        &self,
+        digests: &[TokenDigest],
+    ) -> Result<Vec<(Session, User)>, StoreError> {
+        let mut found = Vec::with_capacity(digests.len());
+        for chunk in digests.chunks(SESSIONS_PER_READ) {
+            let mut sql = String::from(concat!(
                 "SELECT ",
                 session_columns!(),
                 ", ",
                 user_columns!(),
-                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest = $1"
-            ))
-            .bind(digest)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let row = row.ok_or(StoreError::NotFound)?;
-            Ok::<_, StoreError>((
-                session_from_row(&row)?,
-                user_from_row(&Shifted(&row, SESSION_COLUMNS))?,
-            ))
-        })
+                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest IN ("
+            ));
+            for i in 1..=chunk.len() {
+                if i > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&i.to_string());
+            }
+            sql.push(')');
+            let binds: Vec<Vec<u8>> = chunk.iter().map(|d| d.as_bytes().to_vec()).collect();
+            let rows = read!(self, |conn| {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for digest in binds {
+                    query = query.bind(digest);
+                }
+                let rows = query.fetch_all(&mut *conn).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok::<_, StoreError>((
+                            session_from_row(row)?,
+                            user_from_row(&Shifted(row, SESSION_COLUMNS))?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            found.extend(rows);
+        }
+        Ok(found)
     }
 
     pub async fn session(&self, digest: &TokenDigest) -> Result<Session, StoreError> {

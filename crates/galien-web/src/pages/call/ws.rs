@@ -7,15 +7,16 @@
 //!
 //! Once open, every text frame goes through [`ClientSignal::parse`]: a malformed, oversized or
 //! unknown frame gets an `error` message with its code (the first of each connection is traced),
-//! and the socket stays open — the call of the others is unaffected. Every [`CHECK_EVERY`] the
-//! socket looks at the session (or the guest's place) without touching it and closes with
-//! [`SESSION_ENDED`] once it is over.
+//! and the socket stays open — the call of the others is unaffected. A person's session is watched
+//! with the node's other open sockets ([`galien_app::identity::watch`]: one look every
+//! [`CHECK_EVERY`], without touching it); a guest's place is looked at by the socket itself at the
+//! same pace. Either way the socket closes with [`SESSION_ENDED`] once it is over, and pings the
+//! page every [`CHECK_EVERY`].
 
 use crate::WebState;
 use crate::auth::{Ctx, NoSession, SESSION_COOKIE, Strong, cookie};
 use crate::errors::ApiError;
 use crate::pages::call::{GUEST_COOKIE, Who, who};
-use crate::pages::monitoring::live::still_live;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -23,6 +24,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use galien_app::RequestContext;
 use galien_app::identity::session;
+use galien_app::identity::watch::Watched;
 use galien_app::teleconsultation::Joiner;
 use galien_app::teleconsultation::call::{self, Ticket};
 use galien_app::teleconsultation::hub::Outgoing;
@@ -34,7 +36,7 @@ use std::time::Duration;
 
 pub(crate) use crate::pages::monitoring::live::same_origin;
 
-/// How often an open socket looks at its session (and pings the page).
+/// How often the sessions of open sockets are looked at (and pages pinged).
 pub const CHECK_EVERY: Duration = Duration::from_secs(20);
 /// The close code telling the page that its session is over.
 pub const SESSION_ENDED: u16 = 4001;
@@ -104,13 +106,11 @@ enum Watch {
     Guest(String),
 }
 
-async fn still_allowed(state: &WebState, watch: &Watch) -> Result<bool, ()> {
-    match watch {
-        Watch::Session(digest) => still_live(state, digest).await.map_err(|_| ()),
-        Watch::Guest(raw) => call::guest_of_session(&state.app, raw)
-            .await
-            .map(|g| g.is_some())
-            .map_err(|_| ()),
+/// Returns once the watched session is over; never for a guest (whose place the socket looks at).
+async fn session_over(watched: &mut Option<Watched>) {
+    match watched {
+        Some(w) => w.ended().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -129,6 +129,10 @@ async fn serve(
         .unwrap_or(serde_json::Value::Null);
     let hub = state.hub.clone();
     let (peer, mut outgoing) = hub.attach(&ticket, joiner.clone(), ctx.clone(), ice).await;
+    let mut watched = match &watch {
+        Watch::Session(digest) => Some(state.sessions.watch(*digest)),
+        Watch::Guest(_) => None,
+    };
     let mut check = tokio::time::interval(CHECK_EVERY);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     check.tick().await;
@@ -181,11 +185,14 @@ async fn serve(
                     }
                 }
             }
+            () = session_over(&mut watched) => break Some((SESSION_ENDED, "session")),
             _ = check.tick() => {
-                match still_allowed(&state, &watch).await {
-                    Ok(true) => {}
-                    Ok(false) => break Some((SESSION_ENDED, "session")),
-                    Err(()) => break Some((axum::extract::ws::close_code::AGAIN, "retry")),
+                if let Watch::Guest(raw) = &watch {
+                    match call::guest_of_session(&state.app, raw).await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => break Some((SESSION_ENDED, "session")),
+                        Err(_) => break Some((axum::extract::ws::close_code::AGAIN, "retry")),
+                    }
                 }
                 if ws.send(Message::Ping(Default::default())).await.is_err() {
                     break None;

@@ -5,9 +5,11 @@
 //!
 //! The handshake passes the same checks as the pages: a two-factor session ([`Strong`]) of a
 //! health professional, else 401/403 and no upgrade; a page of another origin is refused (403)
-//! even if a browser sent the cookie. While open, the socket looks at the session every
-//! [`CHECK_EVERY`] without touching it (an open board does not keep a session alive) and closes
-//! with code [`SESSION_ENDED`] once the session has ended, expired or the account is disabled.
+//! even if a browser sent the cookie. While open, its session is watched with the node's other open
+//! sockets ([`galien_app::identity::watch`]: looked at every 20 s without being touched — an open
+//! board does not keep a session alive) and the socket closes with code [`SESSION_ENDED`] once the
+//! session has ended, expired or the account is disabled. It pings the browser every
+//! [`CHECK_EVERY`].
 
 use crate::WebState;
 use crate::auth::{NoSession, SESSION_COOKIE, Strong, cookie};
@@ -19,16 +21,14 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use galien_app::identity::session;
 use galien_app::telemonitoring::ingest::ALERTS_TOPIC;
-use galien_core::identity::AccountStatus;
 use galien_core::{ErrorCode, Lang};
 use galien_crypto::token::TokenDigest;
 use galien_store::Event;
-use galien_store::StoreError;
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
-/// How often an open socket looks at its session (and pings the browser).
+/// How often an open board pings the browser.
 pub const CHECK_EVERY: Duration = Duration::from_secs(25);
 
 /// The close code telling the page that the session is over (reload to sign in again).
@@ -104,29 +104,6 @@ enum End {
     Gone,
     /// The session is over.
     Session,
-    /// Storage did not answer: the page reconnects.
-    Unavailable,
-}
-
-/// Whether the session may still use the board, read without touching it.
-pub(crate) async fn still_live(state: &WebState, digest: &TokenDigest) -> Result<bool, StoreError> {
-    let s = match state.app.store.session(digest).await {
-        Ok(s) => s,
-        Err(StoreError::NotFound) => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    let now = state.app.clock.now();
-    let timely = s.ended_at.is_none()
-        && now < s.absolute_expires_at
-        && now - s.last_seen_at < state.app.settings.auth.idle_timeout;
-    if !timely {
-        return Ok(false);
-    }
-    let user = state.app.store.user(s.user).await?;
-    Ok(!matches!(
-        user.status,
-        AccountStatus::Suspended | AccountStatus::Deactivated
-    ))
 }
 
 async fn serve(
@@ -135,6 +112,7 @@ async fn serve(
     state: WebState,
     digest: TokenDigest,
 ) {
+    let mut watched = state.sessions.watch(digest);
     let mut check = tokio::time::interval(CHECK_EVERY);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     check.tick().await;
@@ -163,15 +141,8 @@ async fn serve(
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break End::Gone,
                 Some(Ok(_)) => {}
             },
+            () = watched.ended() => break End::Session,
             _ = check.tick() => {
-                match still_live(&state, &digest).await {
-                    Ok(true) => {}
-                    Ok(false) => break End::Session,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot check the session of a live board");
-                        break End::Unavailable;
-                    }
-                }
                 if ws.send(Message::Ping(Default::default())).await.is_err() {
                     break End::Gone;
                 }
@@ -183,10 +154,6 @@ async fn serve(
         End::Session => Some(CloseFrame {
             code: SESSION_ENDED,
             reason: "session".into(),
-        }),
-        End::Unavailable => Some(CloseFrame {
-            code: axum::extract::ws::close_code::AGAIN,
-            reason: "retry".into(),
         }),
     };
     if let Some(frame) = frame {
