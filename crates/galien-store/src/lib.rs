@@ -94,7 +94,8 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long to wait for a pooled connection before failing with [`StoreError::Unavailable`].
     pub acquire_timeout: Duration,
-    /// SQLite: most writes committed together in one transaction.
+    /// SQLite: most writes committed together in one transaction; PostgreSQL: most audit records
+    /// appended together by the node's audit appender.
     pub group_commit_max_batch: usize,
 }
 

@@ -374,7 +374,8 @@ impl Default for HttpConfig {
 pub struct DatabaseConfig {
     /// Connection pool size (1–1000).
     pub max_connections: u32,
-    /// Most writes committed together by the SQLite writer (1–10000).
+    /// Most writes committed together by the SQLite writer, and most audit records in one group of
+    /// the PostgreSQL audit appender (1–10000).
     pub group_commit_max_batch: usize,
 }
 
