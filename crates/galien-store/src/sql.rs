@@ -1,7 +1,7 @@
 //! SQL text shared by both engines (both accept `$n` parameters).
 
 /// `($1, $2, …), ($k+1, …)`: the `VALUES` list of a multi-row `INSERT` of `rows` rows of `columns`
-/// parameters each, numbered in order.
+/// parameters each, numbered in order (one row: the list of an `IN`).
 pub(crate) fn values(rows: usize, columns: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 5);
     for r in 0..rows {

@@ -210,8 +210,6 @@ impl Store {
         })
     }
 
-    /// The session with this digest, ended or not (the caller checks `ended_at`, the idle and the
-    /// absolute timeouts), or [`StoreError::NotFound`].
     /// The session with this digest and its account, read together (one statement: what every
     /// request does first). [`StoreError::NotFound`] if there is none.
     pub async fn session_and_user(
@@ -233,21 +231,16 @@ impl Store {
     ) -> Result<Vec<(Session, User)>, StoreError> {
         let mut found = Vec::with_capacity(digests.len());
         for chunk in digests.chunks(SESSIONS_PER_READ) {
-            let mut sql = String::from(concat!(
-                "SELECT ",
-                session_columns!(),
-                ", ",
-                user_columns!(),
-                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest IN ("
-            ));
-            for i in 1..=chunk.len() {
-                if i > 1 {
-                    sql.push_str(", ");
-                }
-                sql.push('$');
-                sql.push_str(&i.to_string());
-            }
-            sql.push(')');
+            let sql = format!(
+                concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    ", ",
+                    user_columns!(),
+                    " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest IN {}"
+                ),
+                crate::sql::values(1, chunk.len())
+            );
             let binds: Vec<Vec<u8>> = chunk.iter().map(|d| d.as_bytes().to_vec()).collect();
             let rows = read!(self, |conn| {
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -269,6 +262,8 @@ impl Store {
         Ok(found)
     }
 
+    /// The session with this digest, ended or not (the caller checks `ended_at`, the idle and the
+    /// absolute timeouts), or [`StoreError::NotFound`].
     pub async fn session(&self, digest: &TokenDigest) -> Result<Session, StoreError> {
         let digest = digest.as_bytes().to_vec();
         read!(self, |conn| {
