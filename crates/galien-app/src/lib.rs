@@ -16,9 +16,6 @@ pub mod trace;
 
 pub use context::RequestContext;
 pub use error::AppError;
-/// The actor's relationships with a patient, as the gate reads them (pages pass them between the
-/// sections of one record).
-pub use galien_access::Relationships;
 
 use galien_core::{Clock, Entropy};
 use galien_crypto::password::PasswordHasher;

@@ -15,6 +15,7 @@ use std::process::Command;
 use galien_app::AppError;
 use galien_app::patients::records::{IdentityInput, RawIdentity};
 use galien_app::patients::{care, clinical, records};
+use galien_app::teleconsultation::appointments;
 use galien_core::ErrorCode;
 use galien_core::audit::{AuditAction, Outcome};
 use galien_core::identity::{Actor, Assurance, Email, Role};
@@ -99,6 +100,24 @@ async fn acc1_acc2_acc6_refusals_are_traced_and_return_nothing() {
         let last = w.traces(p).await.pop().unwrap();
         assert_eq!(last.action, AuditAction::RecordRead);
         assert_eq!(last.resource.unwrap().kind, "patient_nir");
+        // The record's page lists the appointments with the relationships its summary read; the
+        // doctor's summary lends nothing to anyone else: a stranger holding it is refused, traced.
+        let doctors = clinical::summary(&w.app, &doctor, &ctx(), p).await.unwrap();
+        assert!(
+            appointments::of_patient(&w.app, &doctor, &ctx(), p, Some(&doctors))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let before = w.traces(p).await.len();
+        assert_eq!(
+            refused(appointments::of_patient(&w.app, &stranger, &ctx(), p, Some(&doctors)).await),
+            ErrorCode::AccessDenied
+        );
+        let traces = w.traces(p).await;
+        assert_eq!(traces.len(), before + 1);
+        assert_eq!(traces[before].actor.user, Some(stranger.user));
+        assert_eq!(traces[before].action, AuditAction::AccessDenied);
         // A one-factor session gets nothing, whatever the relationship.
         let weak = Actor {
             assurance: Assurance::OneFactor,
@@ -250,7 +269,7 @@ async fn acc4_break_the_glass_is_reasoned_time_limited_flagged_and_reviewed() {
     let s = clinical::summary(&w.app, &er, &ctx(), p).await.unwrap();
     assert_eq!(s.notes.as_ref().unwrap()[0].text, NOTE);
     assert!(
-        s.relationships
+        s.relationships()
             .contains(galien_access::Relationship::Emergency)
     );
     // Every access under it is flagged in the traces.

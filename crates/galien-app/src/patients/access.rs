@@ -53,9 +53,10 @@ impl<'a> Asking<'a> {
         })
     }
 
-    /// The same actor and patient with relationships already read during this request (a page
-    /// showing several sections of one record reads them once).
-    pub fn with_relationships(
+    /// The same actor and patient with relationships already read for them during this request
+    /// (a page showing several sections of one record reads them once). Crate-private: the
+    /// relationships must come from the store, as in a [`super::clinical::Summary`].
+    pub(crate) fn with_relationships(
         app: &'a App,
         actor: &'a Actor,
         ctx: &'a RequestContext,

@@ -155,8 +155,11 @@ pub struct Abilities {
 pub struct Summary {
     /// Identity.
     pub identity: IdentityView,
-    /// The actor's relationships with the patient.
-    pub relationships: Relationships,
+    /// The actor's relationships with the patient, as read for this summary (private: other
+    /// sections of the same page may reuse them, never a forged set).
+    pub(crate) relationships: Relationships,
+    /// Who asked: the relationships are theirs.
+    pub(crate) asked_by: galien_core::ids::UserId,
     /// Clinical notes.
     pub notes: Option<Vec<NoteView>>,
     /// Care team.
@@ -215,11 +218,19 @@ pub async fn summary(
     Ok(Summary {
         identity,
         relationships: asking.relationships().clone(),
+        asked_by: actor.user,
         notes,
         care_team,
         consents,
         abilities,
     })
+}
+
+impl Summary {
+    /// The actor's relationships with the patient.
+    pub fn relationships(&self) -> &Relationships {
+        &self.relationships
+    }
 }
 
 /// Whether the actor could open an emergency access to this patient (a médecin without another

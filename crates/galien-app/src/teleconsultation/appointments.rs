@@ -3,7 +3,7 @@
 //! yet, the patient's consent before the call (GDPR-3), cancellation and no-show, and the lists
 //! (the médecin's day, the secretariat's day, the patient's appointments).
 
-use galien_access::{Action, Relationships};
+use galien_access::Action;
 use galien_core::ErrorCode;
 use galien_core::audit::ResourceRef;
 use galien_core::consultation::{AppointmentStatus, ParticipantKind};
@@ -19,6 +19,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::{Joiner, consultation_ref, key_for, permit_for};
 use crate::patients::access::Asking;
+use crate::patients::clinical::Summary;
 use crate::patients::{open_text, place};
 use crate::{App, AppError, RequestContext};
 
@@ -311,15 +312,18 @@ pub async fn mine(app: &App, actor: &Actor) -> Result<Vec<Appointment>, AppError
 /// The appointments of one patient (for their record's page), newest first; the viewer must be
 /// allowed to see the record's identity.
 ///
-/// `known`: the actor's relationships with the patient when the page has already read them during
-/// this request (the record's summary reads them once for all its sections).
+/// `summary`: the patient's summary this page has just read for the same actor, whose relationships
+/// are then reused instead of read again (a summary of another patient or actor is ignored).
 pub async fn of_patient(
     app: &App,
     actor: &Actor,
     ctx: &RequestContext,
     patient: PatientId,
-    known: Option<Relationships>,
+    summary: Option<&Summary>,
 ) -> Result<Vec<Appointment>, AppError> {
+    let known = summary
+        .filter(|s| s.identity.id == patient && s.asked_by == actor.user)
+        .map(|s| s.relationships.clone());
     let asking = match known {
         Some(relationships) => Asking::with_relationships(app, actor, ctx, patient, relationships),
         None => Asking::new(app, actor, ctx, Some(patient)).await?,

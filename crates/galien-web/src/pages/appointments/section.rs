@@ -5,9 +5,10 @@
 
 use super::{StatusBadge, badge, books, when};
 use crate::WebState;
+use galien_app::RequestContext;
 use galien_app::identity::session::Current;
+use galien_app::patients::clinical::Summary;
 use galien_app::teleconsultation::appointments;
-use galien_app::{Relationships, RequestContext};
 use galien_core::ids::PatientId;
 
 /// Most appointments listed (the newest).
@@ -32,20 +33,19 @@ pub(crate) struct Section {
     pub(crate) book_href: Option<String>,
 }
 
-/// The section of `patient`'s summary, for an actor with these `relationships` to the patient (as
-/// the summary read them); `None` when the appointments cannot be read (logged, the section left
-/// out rather than shown wrong).
+/// The section of `patient`'s summary (whose relationships it reuses); `None` when the
+/// appointments cannot be read (logged, the section left out rather than shown wrong).
 pub(crate) async fn section(
     state: &WebState,
     current: &Current,
     ctx: &RequestContext,
     patient: PatientId,
-    relationships: Relationships,
+    summary: &Summary,
 ) -> Option<Section> {
     let lang = ctx.lang;
     let actor = current.actor();
-    let known = Some(relationships);
-    let list = match appointments::of_patient(&state.app, &actor, ctx, patient, known).await {
+    let list = match appointments::of_patient(&state.app, &actor, ctx, patient, Some(summary)).await
+    {
         Ok(list) => list,
         Err(e) => {
             if matches!(e, galien_app::AppError::Store(_)) {

@@ -236,12 +236,12 @@ fn summary_page(
     let facts = identity_facts(v, lang);
     let (ins, ins_class) = ins_label(v.ins_status, lang);
     let relation = s
-        .relationships
+        .relationships()
         .iter()
         .map(|r| label(lang, r.label_fr(), r.label_en()))
         .collect::<Vec<_>>()
         .join(", ");
-    let emergency = s.relationships.iter().any(|r| r.as_str() == "emergency");
+    let emergency = s.relationships().iter().any(|r| r.as_str() == "emergency");
     let notes = note_rows(&s, lang);
     let team = team_rows(&s, lang, now);
     let consents = consent_rows(&s, lang);
@@ -349,17 +349,11 @@ async fn show_summary(
             let t = T { lang };
             let section =
                 crate::pages::monitoring::section::section(state, current, &s, id, typed, t).await;
-            let relationships = s.relationships.clone();
+            let appointments =
+                crate::pages::appointments::section::section(state, current, ctx, id, &s).await;
             let mut p = summary_page(state, current, lang, s, shown);
             p.monitoring = section;
-            p.appointments = crate::pages::appointments::section::section(
-                state,
-                current,
-                ctx,
-                id,
-                relationships,
-            )
-            .await;
+            p.appointments = appointments;
             Ok(render(status, &p))
         }
         Err(e) if e.code() == ErrorCode::AccessDenied => {
