@@ -1,5 +1,7 @@
 //! SQL text shared by both engines (both accept `$n` parameters).
 
+use std::fmt::Write as _;
+
 /// `($1, $2, …), ($k+1, …)`: the `VALUES` list of a multi-row `INSERT` of `rows` rows of `columns`
 /// parameters each, numbered in order (one row: the list of an `IN`).
 pub(crate) fn values(rows: usize, columns: usize) -> String {
@@ -21,11 +23,134 @@ pub(crate) fn values(rows: usize, columns: usize) -> String {
     sql
 }
 
+/// One patient's rows of one table: read alone, or as one part of a statement that reads several
+/// tables at once ([`parts`]).
+#[derive(Debug)]
+pub(crate) struct Part {
+    /// The columns read (`a.id, u.display_name, …`).
+    pub(crate) columns: &'static str,
+    /// Their SQL types, one per column, as PostgreSQL names them (`uuid`, `text`, `bigint`,
+    /// `bytea`); SQLite reads the same names.
+    pub(crate) types: &'static [&'static str],
+    /// What follows `FROM`: the table and its joins.
+    pub(crate) from: &'static str,
+    /// The condition choosing the patient's rows (`$1` is the patient's id).
+    pub(crate) filter: &'static str,
+    /// The rows' order.
+    pub(crate) order: &'static str,
+    /// At most this many rows, if bounded.
+    pub(crate) limit: Option<u32>,
+}
+
+impl Part {
+    /// The part alone: `SELECT … FROM … WHERE … ORDER BY … LIMIT …`.
+    pub(crate) fn alone(&self) -> String {
+        let Part {
+            columns,
+            from,
+            filter,
+            order,
+            limit,
+            ..
+        } = self;
+        format!(
+            "SELECT {columns} FROM {from} WHERE {filter} ORDER BY {order}{}",
+            limit_of(*limit)
+        )
+    }
+}
+
+fn limit_of(limit: Option<u32>) -> String {
+    limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
+}
+
+/// Several parts as one statement, so that they come from one snapshot in one round trip on both
+/// engines. Each row is `(s, o, columns of part 0, columns of part 1, …)`: `s` is the index of the
+/// part it belongs to, `o` its rank within the part, and the other parts' columns are `NULL`. The
+/// rows come part after part, each part in its own order. A part with a flag is read only when the
+/// boolean parameter of that number is true.
+pub(crate) fn parts(parts: &[(&Part, Option<usize>)]) -> String {
+    let mut sql = String::with_capacity(4096);
+    for (i, (part, flag)) in parts.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(" UNION ALL ");
+        }
+        let mut columns = Vec::new();
+        for (j, (other, _)) in parts.iter().enumerate() {
+            if j == i {
+                columns.push(other.columns.to_owned());
+            } else {
+                columns.extend(other.types.iter().map(|t| format!("CAST(NULL AS {t})")));
+            }
+        }
+        let flag = flag.map(|n| format!(" AND ${n}")).unwrap_or_default();
+        let _ = write!(
+            sql,
+            "SELECT * FROM (SELECT CAST({i} AS BIGINT) AS s, row_number() OVER (ORDER BY {order}) \
+             AS o, {columns} FROM {from} WHERE ({filter}){flag} ORDER BY o{limit}) AS part{i}",
+            order = part.order,
+            columns = columns.join(", "),
+            from = part.from,
+            filter = part.filter,
+            limit = limit_of(part.limit),
+        );
+    }
+    sql.push_str(" ORDER BY s, o");
+    sql
+}
+
+/// Where each part's columns start in a row of [`parts`].
+pub(crate) fn offsets(parts: &[&Part]) -> Vec<usize> {
+    let mut at = 2;
+    parts
+        .iter()
+        .map(|p| {
+            let start = at;
+            at += p.types.len();
+            start
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn parameters_are_numbered_row_after_row() {
         assert_eq!(super::values(1, 2), "($1, $2)");
         assert_eq!(super::values(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    }
+
+    const A: super::Part = super::Part {
+        columns: "a.id, a.n",
+        types: &["uuid", "bigint"],
+        from: "a",
+        filter: "a.p = $1",
+        order: "a.n DESC",
+        limit: Some(5),
+    };
+    const B: super::Part = super::Part {
+        columns: "b.t",
+        types: &["text"],
+        from: "b",
+        filter: "b.p = $1",
+        order: "b.t",
+        limit: None,
+    };
+
+    #[test]
+    fn parts_pad_the_other_parts_columns_with_typed_nulls() {
+        assert_eq!(
+            A.alone(),
+            "SELECT a.id, a.n FROM a WHERE a.p = $1 ORDER BY a.n DESC LIMIT 5"
+        );
+        assert_eq!(
+            super::parts(&[(&A, None), (&B, Some(2))]),
+            "SELECT * FROM (SELECT CAST(0 AS BIGINT) AS s, row_number() OVER (ORDER BY a.n DESC) \
+             AS o, a.id, a.n, CAST(NULL AS text) FROM a WHERE (a.p = $1) ORDER BY o LIMIT 5) AS part0 \
+             UNION ALL SELECT * FROM (SELECT CAST(1 AS BIGINT) AS s, row_number() OVER (ORDER BY b.t) \
+             AS o, CAST(NULL AS uuid), CAST(NULL AS bigint), b.t FROM b WHERE (b.p = $1) AND $2 \
+             ORDER BY o) AS part1 ORDER BY s, o"
+        );
+        assert_eq!(super::offsets(&[&A, &B]), vec![2, 4]);
     }
 }

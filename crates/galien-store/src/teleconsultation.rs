@@ -16,8 +16,10 @@ use uuid::Uuid;
 
 use crate::identity::{Cols, corrupt};
 use crate::patients::{NewCareRelationship, insert_relationship, read_only, require, traced_tx};
+use crate::sql::Part;
 use crate::tokens::to_micros;
 use crate::{Store, StoreError};
+use std::sync::LazyLock;
 
 /// An appointment to book.
 #[derive(Debug, Clone)]
@@ -206,11 +208,36 @@ pub struct Closing {
     pub recipient_relationships: Vec<NewCareRelationship>,
 }
 
-const APPOINTMENT_COLS: &str = "a.id, a.patient_id, a.practitioner_id, u.display_name, \
-     a.scheduled_at, a.duration_minutes, a.status, a.referring_id, a.consent_id, a.started_at, \
-     a.ended_at FROM appointments a JOIN users u ON u.id = a.practitioner_id";
+macro_rules! appointment_columns {
+    () => {
+        "a.id, a.patient_id, a.practitioner_id, u.display_name, a.scheduled_at, \
+         a.duration_minutes, a.status, a.referring_id, a.consent_id, a.started_at, a.ended_at"
+    };
+}
 
-fn appointment_from_row<R: Cols>(r: &R) -> Result<Appointment, StoreError> {
+macro_rules! appointment_from {
+    () => {
+        "appointments a JOIN users u ON u.id = a.practitioner_id"
+    };
+}
+
+const APPOINTMENT_COLS: &str = concat!(appointment_columns!(), " FROM ", appointment_from!());
+
+/// A patient's appointments, newest first.
+pub(crate) const APPOINTMENTS_PART: Part = Part {
+    columns: appointment_columns!(),
+    types: &[
+        "uuid", "uuid", "uuid", "text", "bigint", "bigint", "text", "uuid", "uuid", "bigint",
+        "bigint",
+    ],
+    from: appointment_from!(),
+    filter: "a.patient_id = $1",
+    order: "a.scheduled_at DESC, a.id",
+    limit: Some(200),
+};
+static APPOINTMENTS: LazyLock<String> = LazyLock::new(|| APPOINTMENTS_PART.alone());
+
+pub(crate) fn appointment_from_row<R: Cols>(r: &R) -> Result<Appointment, StoreError> {
     Ok(Appointment {
         id: AppointmentId::from_uuid(r.uuid(0)?),
         patient: PatientId::from_uuid(r.uuid(1)?),
@@ -403,13 +430,10 @@ impl Store {
         patient: PatientId,
     ) -> Result<Vec<Appointment>, StoreError> {
         read_only!(self, |conn| {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {APPOINTMENT_COLS} WHERE a.patient_id = $1 \
-                 ORDER BY a.scheduled_at DESC, a.id LIMIT 200"
-            )))
-            .bind(patient.as_uuid())
-            .fetch_all(&mut *conn)
-            .await?;
+            let rows = sqlx::query(APPOINTMENTS.as_str())
+                .bind(patient.as_uuid())
+                .fetch_all(&mut *conn)
+                .await?;
             rows.iter().map(appointment_from_row).collect()
         })
     }

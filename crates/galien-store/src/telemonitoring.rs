@@ -11,8 +11,10 @@ use uuid::Uuid;
 use crate::identity::{Cols, corrupt};
 use crate::incidents::Severity;
 use crate::patients::{NewCareRelationship, insert_relationship, read_only, require, traced_tx};
+use crate::sql::Part;
 use crate::tokens::to_micros;
 use crate::{Store, StoreError};
+use std::sync::LazyLock;
 
 /// An enrolment to record.
 #[derive(Debug, Clone)]
@@ -155,11 +157,18 @@ fn insert_observations_sql(rows: usize) -> String {
     )
 }
 
-const ENROLMENT: &str = "SELECT id, patient_id, programme, thresholds, reading_hours, enrolled_by, \
-     since FROM monitoring_enrolments WHERE patient_id = $1 AND ended_at IS NULL \
-     ORDER BY since DESC LIMIT 1";
+pub(crate) const ENROLMENT_PART: Part = Part {
+    columns: "e.id, e.patient_id, e.programme, e.thresholds, e.reading_hours, e.enrolled_by, \
+              e.since",
+    types: &["uuid", "uuid", "text", "text", "text", "uuid", "bigint"],
+    from: "monitoring_enrolments e",
+    filter: "e.patient_id = $1 AND e.ended_at IS NULL",
+    order: "e.since DESC",
+    limit: Some(1),
+};
+static ENROLMENT: LazyLock<String> = LazyLock::new(|| ENROLMENT_PART.alone());
 
-fn enrolment_from_row<R: Cols>(r: &R) -> Result<Enrolment, StoreError> {
+pub(crate) fn enrolment_from_row<R: Cols>(r: &R) -> Result<Enrolment, StoreError> {
     Ok(Enrolment {
         id: r.uuid(0)?,
         patient: PatientId::from_uuid(r.uuid(1)?),
@@ -223,7 +232,7 @@ impl Store {
         patient: PatientId,
     ) -> Result<Option<Enrolment>, StoreError> {
         read_only!(self, |conn| {
-            let row = sqlx::query(ENROLMENT)
+            let row = sqlx::query(ENROLMENT.as_str())
                 .bind(patient.as_uuid())
                 .fetch_optional(&mut *conn)
                 .await?;

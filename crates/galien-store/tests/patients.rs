@@ -15,9 +15,10 @@ use galien_core::ids::{
     CareRelationshipId, ConsentId, EmergencyAccessId, NoteId, PatientId, UserId,
 };
 use galien_core::patient::{ConsentMeans, ConsentSubject, InsStatus};
+use galien_core::ids::AppointmentId;
 use galien_store::{
-    AuditFilter, CareKind, NewCareRelationship, NewConsent, NewEmergencyAccess, NewNote,
-    NewPatient, NewUser, Store, StoreError, WrappedDataKey,
+    AuditFilter, CareKind, NewAppointment, NewCareRelationship, NewConsent, NewEmergencyAccess,
+    NewEnrolment, NewNote, NewPatient, NewUser, Store, StoreError, SummaryPermits, WrappedDataKey,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -37,6 +38,7 @@ both_backends! {
     data1_data_keys_are_rewrapped_with_compare_and_set_and_shredded,
     gdpr3_consents_and_notes_are_kept_with_their_author,
     acc4_emergency_accesses_expire_and_are_reviewed,
+    acc1_acc6_the_summary_reads_only_its_permitted_sections_of_one_patient_in_one_read,
 }
 
 async fn user(store: &Store, addr: &str, role: Role) -> UserId {
@@ -803,5 +805,145 @@ async fn acc4_emergency_accesses_expire_and_are_reviewed(ctx: &Ctx) {
         .await
         .unwrap_err();
     assert!(matches!(e, StoreError::NotFound));
+    store.close().await;
+}
+
+/// The summary's one statement (both engines): each section only under its permit, only the
+/// permit's patient's rows, each in its order; the enrolment comes with the notes, the appointments
+/// with the identity; one trace per permit.
+async fn acc1_acc6_the_summary_reads_only_its_permitted_sections_of_one_patient_in_one_read(
+    ctx: &Ctx,
+) {
+    let store = ctx.open().await;
+    let doctor = user(&store, "a@chu.fr", Role::Medecin).await;
+    let other = user(&store, "b@chu.fr", Role::Medecin).await;
+    let p = register(&store, doctor, None, [2; 32]).await;
+    let q = register(&store, doctor, None, [3; 32]).await;
+    let g = |action, patient| grant(doctor, Role::Medecin, action, Some(patient), care());
+    for (who, hour) in [(p, 1), (p, 3), (p, 2), (q, 4)] {
+        let note = NewNote {
+            id: NoteId::from_uuid(Uuid::now_v7()),
+            author: doctor,
+            created_at: T0 + Duration::hours(hour),
+            body: format!("note {hour}").into_bytes(),
+        };
+        store
+            .add_clinical_note(g(Action::RecordWrite, who), note)
+            .await
+            .unwrap();
+    }
+    for (who, days) in [(p, 0), (p, 1), (q, 2)] {
+        let consent = NewConsent {
+            id: ConsentId::from_uuid(Uuid::now_v7()),
+            subject: ConsentSubject::Teleconsultation,
+            given: days != 1,
+            means: ConsentMeans::Oral,
+            recorded_by: doctor,
+            recorded_at: T0 + Duration::days(days),
+        };
+        store
+            .record_consent(g(Action::ConsentRecord, who), consent)
+            .await
+            .unwrap();
+    }
+    for who in [p, q] {
+        let e = NewEnrolment {
+            id: Uuid::now_v7(),
+            patient: who,
+            programme: if who == p { "diabete" } else { "autre" }.into(),
+            thresholds: "{}".into(),
+            reading_hours: "8-18".into(),
+            enrolled_by: doctor,
+            since: T0,
+        };
+        store
+            .enrol_monitoring(g(Action::RecordWrite, who), e, Vec::new())
+            .await
+            .unwrap();
+    }
+    let mut booked = Vec::new();
+    for (who, by, days) in [(p, doctor, 1), (p, other, 5), (q, doctor, 3)] {
+        let id = AppointmentId::from_uuid(Uuid::now_v7());
+        let a = NewAppointment {
+            id,
+            patient: who,
+            practitioner: by,
+            scheduled_at: T0 + Duration::days(days),
+            duration_minutes: 20,
+            reason: b"sealed".to_vec(),
+            referring: None,
+            created_by: doctor,
+            created_at: T0,
+        };
+        let act = NewCareRelationship {
+            id: CareRelationshipId::from_uuid(Uuid::now_v7()),
+            patient: who,
+            user: by,
+            kind: CareKind::Act,
+            reference: Some(id.to_string()),
+            added_by: Some(doctor),
+            since: T0,
+            until: None,
+        };
+        store
+            .create_appointment(g(Action::AppointmentManage, who), a, Vec::new(), act)
+            .await
+            .unwrap();
+        booked.push(id);
+    }
+    let permits = |notes: bool, team: bool, consents: bool| SummaryPermits {
+        identity: g(Action::IdentityRead, p),
+        notes: notes.then(|| g(Action::RecordRead, p)),
+        team: team.then(|| g(Action::CareTeamRead, p)),
+        consents: consents.then(|| g(Action::ConsentRead, p)),
+    };
+
+    let before = traces_for(&store, p).await.len();
+    let all = store.patient_summary(permits(true, true, true)).await.unwrap();
+    assert_eq!(all.patient.id, p);
+    assert_eq!(all.patient.identity, b"sealed identity");
+    assert!(all.patient.key.is_some() && all.patient.nir.is_none());
+    let notes: Vec<_> = all.notes.unwrap().into_iter().map(|n| n.body).collect();
+    assert_eq!(notes, [b"note 3", b"note 2", b"note 1"]);
+    let team = all.team.unwrap();
+    assert!(team.iter().all(|r| r.patient == p));
+    assert_eq!(team.len(), 3, "{team:?}");
+    let consents = all.consents.unwrap();
+    assert_eq!(consents.len(), 2);
+    assert!(!consents[0].given && consents[1].given, "newest first");
+    assert!(consents.iter().all(|c| c.patient == p));
+    assert_eq!(all.enrolment.unwrap().unwrap().programme, "diabete");
+    let appointments: Vec<_> = all.appointments.iter().map(|a| a.id).collect();
+    assert_eq!(appointments, [booked[1], booked[0]], "newest first, p's only");
+    assert_eq!(all.appointments[0].practitioner_name, "Dr b@chu.fr");
+    assert_eq!(traces_for(&store, p).await.len(), before + 4);
+
+    // The identity alone: no section, no enrolment (it names a condition), the appointments.
+    let bare = store.patient_summary(permits(false, false, false)).await.unwrap();
+    assert!(bare.notes.is_none() && bare.team.is_none() && bare.consents.is_none());
+    assert!(bare.enrolment.is_none());
+    assert_eq!(bare.appointments.len(), 2);
+    assert_eq!(traces_for(&store, p).await.len(), before + 5);
+
+    // A permit of another patient: refused before anything is read or traced.
+    let mixed = SummaryPermits {
+        notes: Some(g(Action::RecordRead, q)),
+        ..permits(false, false, false)
+    };
+    let e = store.patient_summary(mixed).await.unwrap_err();
+    assert!(matches!(e, StoreError::Permit(_)), "{e:?}");
+    assert_eq!(traces_for(&store, p).await.len(), before + 5);
+    // A patient that does not exist.
+    let nobody = PatientId::from_uuid(Uuid::now_v7());
+    let e = store
+        .patient_summary(SummaryPermits {
+            identity: g(Action::IdentityRead, nobody),
+            notes: None,
+            team: None,
+            consents: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound), "{e:?}");
     store.close().await;
 }

@@ -100,18 +100,19 @@ async fn acc1_acc2_acc6_refusals_are_traced_and_return_nothing() {
         let last = w.traces(p).await.pop().unwrap();
         assert_eq!(last.action, AuditAction::RecordRead);
         assert_eq!(last.resource.unwrap().kind, "patient_nir");
-        // The record's page lists the appointments with the relationships its summary read; the
-        // doctor's summary lends nothing to anyone else: a stranger holding it is refused, traced.
+        // The record's summary holds the appointments (none yet); asked on their own, a stranger
+        // is refused, traced.
         let doctors = clinical::summary(&w.app, &doctor, &ctx(), p).await.unwrap();
+        assert!(doctors.appointments.is_empty());
         assert!(
-            appointments::of_patient(&w.app, &doctor, &ctx(), p, Some(&doctors))
+            appointments::of_patient(&w.app, &doctor, &ctx(), p)
                 .await
                 .unwrap()
                 .is_empty()
         );
         let before = w.traces(p).await.len();
         assert_eq!(
-            refused(appointments::of_patient(&w.app, &stranger, &ctx(), p, Some(&doctors)).await),
+            refused(appointments::of_patient(&w.app, &stranger, &ctx(), p).await),
             ErrorCode::AccessDenied
         );
         let traces = w.traces(p).await;

@@ -53,26 +53,6 @@ impl<'a> Asking<'a> {
         })
     }
 
-    /// The same actor and patient with relationships already read for them during this request
-    /// (a page showing several sections of one record reads them once). Crate-private: the
-    /// relationships must come from the store, as in a [`super::clinical::Summary`].
-    pub(crate) fn with_relationships(
-        app: &'a App,
-        actor: &'a Actor,
-        ctx: &'a RequestContext,
-        patient: PatientId,
-        relationships: Relationships,
-    ) -> Asking<'a> {
-        Asking {
-            app,
-            actor,
-            ctx,
-            patient: Some(patient),
-            relationships,
-            at: app.clock.now(),
-        }
-    }
-
     fn request(&self, action: Action, resource: Option<ResourceRef>) -> AccessRequest {
         AccessRequest {
             principal: principal(self.actor),

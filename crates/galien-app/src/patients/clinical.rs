@@ -7,7 +7,9 @@ use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceR
 use galien_core::identity::Actor;
 use galien_core::ids::{AuditEventId, ConsentId, NoteId, PatientId, UserId};
 use galien_core::patient::{ConsentMeans, ConsentSubject};
-use galien_store::{CareRelationship, Consent, NewConsent, NewNote, SummaryPermits};
+use galien_store::{
+    Appointment, CareRelationship, Consent, Enrolment, NewConsent, NewNote, SummaryPermits,
+};
 use time::OffsetDateTime;
 
 use super::access::{Asking, permit};
@@ -155,23 +157,25 @@ pub struct Abilities {
 pub struct Summary {
     /// Identity.
     pub identity: IdentityView,
-    /// The actor's relationships with the patient, as read for this summary (private: other
-    /// sections of the same page may reuse them, never a forged set).
-    pub(crate) relationships: Relationships,
-    /// Who asked: the relationships are theirs.
-    pub(crate) asked_by: galien_core::ids::UserId,
+    /// The actor's relationships with the patient, as read for this summary.
+    relationships: Relationships,
     /// Clinical notes.
     pub notes: Option<Vec<NoteView>>,
     /// Care team.
     pub care_team: Option<Vec<CareRelationship>>,
     /// Consents.
     pub consents: Option<Vec<Consent>>,
+    /// The current telemonitoring enrolment, shown with the notes (`Some(None)`: not enrolled).
+    pub enrolment: Option<Option<Enrolment>>,
+    /// The appointments, newest first (metadata: each reason is read under its own permit).
+    pub appointments: Vec<Appointment>,
     /// What the actor may do.
     pub abilities: Abilities,
 }
 
 /// The summary. A refused identity read is `ACC-DENIED` (traced); sections are fetched only when the
-/// policies allow them, each under its own traced permit.
+/// policies allow them, each under its own traced permit, all in one read of the store: the
+/// appointments come with the identity, the telemonitoring enrolment with the notes.
 pub async fn summary(
     app: &App,
     actor: &Actor,
@@ -218,10 +222,11 @@ pub async fn summary(
     Ok(Summary {
         identity,
         relationships: asking.relationships().clone(),
-        asked_by: actor.user,
         notes,
         care_team,
         consents,
+        enrolment: rows.enrolment,
+        appointments: rows.appointments,
         abilities,
     })
 }

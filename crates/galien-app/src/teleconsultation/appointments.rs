@@ -19,7 +19,6 @@ use time::{Duration, OffsetDateTime};
 
 use super::{Joiner, consultation_ref, key_for, permit_for};
 use crate::patients::access::Asking;
-use crate::patients::clinical::Summary;
 use crate::patients::{open_text, place};
 use crate::{App, AppError, RequestContext};
 
@@ -309,25 +308,15 @@ pub async fn mine(app: &App, actor: &Actor) -> Result<Vec<Appointment>, AppError
     Ok(app.store.patient_appointments(patient).await?)
 }
 
-/// The appointments of one patient (for their record's page), newest first; the viewer must be
-/// allowed to see the record's identity.
-///
-/// `summary`: the patient's summary this page has just read for the same actor, whose relationships
-/// are then reused instead of read again (a summary of another patient or actor is ignored).
+/// The appointments of one patient, newest first; the viewer must be allowed to see the record's
+/// identity or to manage appointments. (The record's page has them in its summary.)
 pub async fn of_patient(
     app: &App,
     actor: &Actor,
     ctx: &RequestContext,
     patient: PatientId,
-    summary: Option<&Summary>,
 ) -> Result<Vec<Appointment>, AppError> {
-    let known = summary
-        .filter(|s| s.identity.id == patient && s.asked_by == actor.user)
-        .map(|s| s.relationships.clone());
-    let asking = match known {
-        Some(relationships) => Asking::with_relationships(app, actor, ctx, patient, relationships),
-        None => Asking::new(app, actor, ctx, Some(patient)).await?,
-    };
+    let asking = Asking::new(app, actor, ctx, Some(patient)).await?;
     if !asking.allows(Action::IdentityRead) && !asking.allows(Action::AppointmentManage) {
         asking.permit(Action::IdentityRead, None).await?;
     }

@@ -7,8 +7,10 @@ use time::OffsetDateTime;
 
 use super::{read_only, require, trace_of, traced_tx};
 use crate::identity::{Cols, corrupt};
+use crate::sql::Part;
 use crate::tokens::to_micros;
 use crate::{Store, StoreError};
+use std::sync::LazyLock;
 
 /// The kind of a care relationship.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,20 +182,32 @@ macro_rules! insert_relationship {
 }
 pub(crate) use insert_relationship;
 
-macro_rules! select_rel {
-    ($tail:literal) => {
-        concat!(
-            "SELECT r.id, r.patient_id, r.user_id, u.display_name, u.role, r.kind, r.reference, \
-             r.added_by, r.since, r.until, r.ended_at FROM care_relationships r \
-             JOIN users u ON u.id = r.user_id ",
-            $tail
-        )
+macro_rules! rel_columns {
+    () => {
+        "r.id, r.patient_id, r.user_id, u.display_name, u.role, r.kind, r.reference, r.added_by, \
+         r.since, r.until, r.ended_at"
+    };
+}
+
+macro_rules! rel_from {
+    () => {
+        "care_relationships r JOIN users u ON u.id = r.user_id"
     };
 }
 
 /// A patient's care relationships, active first.
-pub(super) const TEAM: &str =
-    select_rel!("WHERE r.patient_id = $1 ORDER BY r.ended_at IS NOT NULL, r.since DESC");
+pub(super) const TEAM_PART: Part = Part {
+    columns: rel_columns!(),
+    types: &[
+        "uuid", "uuid", "uuid", "text", "text", "text", "text", "uuid", "bigint", "bigint",
+        "bigint",
+    ],
+    from: rel_from!(),
+    filter: "r.patient_id = $1",
+    order: "r.ended_at IS NOT NULL, r.since DESC",
+    limit: None,
+};
+static TEAM: LazyLock<String> = LazyLock::new(|| TEAM_PART.alone());
 
 pub(super) fn rel_from_row<R: Cols>(r: &R) -> Result<CareRelationship, StoreError> {
     Ok(CareRelationship {
@@ -317,7 +331,7 @@ impl Store {
     ) -> Result<Vec<CareRelationship>, StoreError> {
         let id = require(&permit, &[Action::CareTeamRead])?;
         traced_tx!(self, trace_of(&permit), |conn| {
-            let rows = sqlx::query(TEAM)
+            let rows = sqlx::query(TEAM.as_str())
                 .bind(id.as_uuid())
                 .fetch_all(&mut *conn)
                 .await?;

@@ -7,8 +7,10 @@ use time::OffsetDateTime;
 
 use super::{require, trace_of, traced_tx};
 use crate::identity::{Cols, corrupt};
+use crate::sql::Part;
 use crate::tokens::to_micros;
 use crate::{Store, StoreError};
+use std::sync::LazyLock;
 
 /// A consent to record.
 #[derive(Debug, Clone)]
@@ -81,14 +83,29 @@ pub struct Note {
 }
 
 /// A patient's consents, newest first.
-pub(super) const CONSENTS: &str = "SELECT c.id, c.patient_id, c.subject, c.decision, c.means, \
-     c.recorded_by, u.display_name, c.recorded_at, c.withdrawn_at FROM consents c \
-     JOIN users u ON u.id = c.recorded_by WHERE c.patient_id = $1 ORDER BY c.recorded_at DESC";
+pub(super) const CONSENTS_PART: Part = Part {
+    columns: "c.id, c.patient_id, c.subject, c.decision, c.means, c.recorded_by, u.display_name, \
+              c.recorded_at, c.withdrawn_at",
+    types: &[
+        "uuid", "uuid", "text", "text", "text", "uuid", "text", "bigint", "bigint",
+    ],
+    from: "consents c JOIN users u ON u.id = c.recorded_by",
+    filter: "c.patient_id = $1",
+    order: "c.recorded_at DESC",
+    limit: None,
+};
+static CONSENTS: LazyLock<String> = LazyLock::new(|| CONSENTS_PART.alone());
 
 /// A patient's clinical notes, newest first.
-pub(super) const NOTES: &str = "SELECT n.id, n.author, u.display_name, n.created_at, n.emergency, \
-     n.body FROM clinical_notes n JOIN users u ON u.id = n.author \
-     WHERE n.patient_id = $1 ORDER BY n.created_at DESC LIMIT 200";
+pub(super) const NOTES_PART: Part = Part {
+    columns: "n.id, n.author, u.display_name, n.created_at, n.emergency, n.body",
+    types: &["uuid", "uuid", "text", "bigint", "bigint", "bytea"],
+    from: "clinical_notes n JOIN users u ON u.id = n.author",
+    filter: "n.patient_id = $1",
+    order: "n.created_at DESC",
+    limit: Some(200),
+};
+static NOTES: LazyLock<String> = LazyLock::new(|| NOTES_PART.alone());
 
 pub(super) fn consent_from_row<R: Cols>(r: &R) -> Result<Consent, StoreError> {
     Ok(Consent {
@@ -120,7 +137,7 @@ impl Store {
     pub async fn consents(&self, permit: Permit) -> Result<Vec<Consent>, StoreError> {
         let id = require(&permit, &[Action::ConsentRead])?;
         traced_tx!(self, trace_of(&permit), |conn| {
-            let rows = sqlx::query(CONSENTS)
+            let rows = sqlx::query(CONSENTS.as_str())
                 .bind(id.as_uuid())
                 .fetch_all(&mut *conn)
                 .await?;
@@ -181,7 +198,7 @@ impl Store {
     pub async fn clinical_notes(&self, permit: Permit) -> Result<Vec<Note>, StoreError> {
         let id = require(&permit, &[Action::RecordRead])?;
         traced_tx!(self, trace_of(&permit), |conn| {
-            let rows = sqlx::query(NOTES)
+            let rows = sqlx::query(NOTES.as_str())
                 .bind(id.as_uuid())
                 .fetch_all(&mut *conn)
                 .await?;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::care::{NewCareRelationship, insert_relationship};
 use super::{WrappedDataKey, require, require_registry, trace_of, traced_tx};
 use crate::identity::{Cols, corrupt, unique_violation};
+use crate::sql::Part;
 use crate::tokens::to_micros;
 use crate::{Store, StoreError};
 
@@ -76,15 +77,43 @@ pub struct SealedPatient {
     pub updated_at: OffsetDateTime,
 }
 
+macro_rules! patient_columns {
+    () => {
+        "p.id, p.user_id, p.ins_status, p.identity, p.nir, p.created_at, p.updated_at, k.kek, \
+         k.wrapped"
+    };
+}
+
+macro_rules! patient_from {
+    () => {
+        "patients p LEFT JOIN patient_keys k ON k.patient_id = p.id"
+    };
+}
+
 macro_rules! select_patient {
     ($tail:literal) => {
         concat!(
-            "SELECT p.id, p.user_id, p.ins_status, p.identity, p.nir, p.created_at, p.updated_at, \
-             k.kek, k.wrapped FROM patients p LEFT JOIN patient_keys k ON k.patient_id = p.id ",
+            "SELECT ",
+            patient_columns!(),
+            " FROM ",
+            patient_from!(),
+            " ",
             $tail
         )
     };
 }
+
+/// The patient row with its key, as a part of the summary's statement.
+pub(super) const PATIENT_PART: Part = Part {
+    columns: patient_columns!(),
+    types: &[
+        "uuid", "uuid", "text", "bytea", "bytea", "bigint", "bigint", "bigint", "bytea",
+    ],
+    from: patient_from!(),
+    filter: "p.id = $1",
+    order: "p.id",
+    limit: Some(1),
+};
 
 pub(super) fn from_row<R: Cols>(r: &R, with_nir: bool) -> Result<SealedPatient, StoreError> {
     let nir = r.opt_bytes(4)?;
@@ -107,9 +136,6 @@ pub(super) fn from_row<R: Cols>(r: &R, with_nir: bool) -> Result<SealedPatient, 
         updated_at: r.time(6)?,
     })
 }
-
-/// One patient row with its key.
-pub(super) const PATIENT: &str = select_patient!("WHERE p.id = $1");
 
 const NIR_CONFLICT: &[(&str, &str)] = &[
     ("patients_nir_index_key", "patients.nir_index"),

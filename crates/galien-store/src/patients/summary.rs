@@ -1,21 +1,28 @@
 //! The patient summary: the identity row and each section the actor may see, every section under its
-//! own permit, read from one snapshot, and every permit's trace committed together, with the other
-//! plain traces of the moment, before the rows are returned — the same records in the trail as four
-//! separate reads.
+//! own permit, read in one statement (one snapshot, one round trip on both engines), and every
+//! permit's trace committed together, with the other plain traces of the moment, before the rows are
+//! returned — the same records in the trail as four separate reads.
 
-use super::care::{TEAM, rel_from_row};
-use super::consents::{CONSENTS, NOTES, consent_from_row, note_from_row};
-use super::records::{PATIENT, from_row};
+use std::sync::LazyLock;
+
+use super::care::{TEAM_PART, rel_from_row};
+use super::consents::{CONSENTS_PART, NOTES_PART, consent_from_row, note_from_row};
+use super::records::{PATIENT_PART, from_row};
 use super::{CareRelationship, Consent, Note, SealedPatient, read_only, require};
-use crate::{Store, StoreError};
+use crate::identity::{Cols, Shifted, corrupt};
+use crate::sql::{self, Part};
+use crate::teleconsultation::{APPOINTMENTS_PART, appointment_from_row};
+use crate::telemonitoring::{ENROLMENT_PART, enrolment_from_row};
+use crate::{Appointment, Enrolment, Store, StoreError};
 use galien_access::{Action, Permit};
 
 /// The permits of a summary: the identity, then each optional section.
 #[derive(Debug)]
 pub struct SummaryPermits {
-    /// `patient.identity.read`.
+    /// `patient.identity.read`; it also shows the patient's appointments (metadata only: the
+    /// reasons are read under their own permits).
     pub identity: Permit,
-    /// `record.read` for the clinical notes.
+    /// `record.read` for the clinical notes; it also shows the current telemonitoring enrolment.
     pub notes: Option<Permit>,
     /// `careteam.read`.
     pub team: Option<Permit>,
@@ -34,64 +41,71 @@ pub struct SummaryRows {
     pub team: Option<Vec<CareRelationship>>,
     /// Consents, when permitted.
     pub consents: Option<Vec<Consent>>,
+    /// The current telemonitoring enrolment, when the notes are permitted (`Some(None)`: none).
+    pub enrolment: Option<Option<Enrolment>>,
+    /// The appointments, newest first (at most 200).
+    pub appointments: Vec<Appointment>,
 }
 
-/// The summary's rows on `$conn` (either engine): the patient, then each section asked for.
-macro_rules! summary_rows {
-    ($conn:expr, $uuid:expr, $notes:expr, $team:expr, $consents:expr) => {{
-        let row = sqlx::query(PATIENT)
-            .bind($uuid)
-            .fetch_optional(&mut *$conn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let patient = from_row(&row, false)?;
-        let notes = if $notes {
-            let rows = sqlx::query(NOTES)
-                .bind($uuid)
-                .fetch_all(&mut *$conn)
-                .await?;
-            Some(
-                rows.iter()
-                    .map(note_from_row)
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
-        } else {
-            None
-        };
-        let team = if $team {
-            let rows = sqlx::query(TEAM).bind($uuid).fetch_all(&mut *$conn).await?;
-            Some(
-                rows.iter()
-                    .map(rel_from_row)
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
-        } else {
-            None
-        };
-        let consents = if $consents {
-            let rows = sqlx::query(CONSENTS)
-                .bind($uuid)
-                .fetch_all(&mut *$conn)
-                .await?;
-            Some(
-                rows.iter()
-                    .map(consent_from_row)
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
-        } else {
-            None
-        };
-        SummaryRows {
-            patient,
-            notes,
-            team,
-            consents,
+/// The parts of the statement, in the order of the section numbers `s` of its rows.
+const PARTS: [&Part; 6] = [
+    &PATIENT_PART,
+    &NOTES_PART,
+    &TEAM_PART,
+    &CONSENTS_PART,
+    &ENROLMENT_PART,
+    &APPOINTMENTS_PART,
+];
+
+/// The statement: `$1` the patient; `$2` notes and enrolment, `$3` team, `$4` consents (booleans).
+static SUMMARY: LazyLock<String> = LazyLock::new(|| {
+    sql::parts(&[
+        (PARTS[0], None),
+        (PARTS[1], Some(2)),
+        (PARTS[2], Some(3)),
+        (PARTS[3], Some(4)),
+        (PARTS[4], Some(2)),
+        (PARTS[5], None),
+    ])
+});
+
+/// Sorts the statement's rows into their sections.
+fn summary_of<R: Cols>(
+    rows: &[R],
+    notes: bool,
+    team: bool,
+    consents: bool,
+) -> Result<SummaryRows, StoreError> {
+    let at = sql::offsets(&PARTS);
+    let mut patient = None;
+    let (mut n, mut t, mut c, mut e, mut a) = (vec![], vec![], vec![], None, vec![]);
+    for row in rows {
+        let section = usize::try_from(row.int(0)?).map_err(|_| corrupt("summary section"))?;
+        let cols = Shifted(
+            row,
+            *at.get(section).ok_or_else(|| corrupt("summary section"))?,
+        );
+        match section {
+            0 => patient = Some(from_row(&cols, false)?),
+            1 => n.push(note_from_row(&cols)?),
+            2 => t.push(rel_from_row(&cols)?),
+            3 => c.push(consent_from_row(&cols)?),
+            4 => e = Some(enrolment_from_row(&cols)?),
+            _ => a.push(appointment_from_row(&cols)?),
         }
-    }};
+    }
+    Ok(SummaryRows {
+        patient: patient.ok_or(StoreError::NotFound)?,
+        notes: notes.then_some(n),
+        team: team.then_some(t),
+        consents: consents.then_some(c),
+        enrolment: notes.then_some(e),
+        appointments: a,
+    })
 }
 
 impl Store {
-    /// Reads the summary sections the permits allow, all for the same patient, from one snapshot,
+    /// Reads the summary sections the permits allow, all for the same patient, in one statement,
     /// and returns them once all their traces are durable.
     pub async fn patient_summary(&self, p: SummaryPermits) -> Result<SummaryRows, StoreError> {
         let id = require(&p.identity, &[Action::IdentityRead])?;
@@ -114,20 +128,24 @@ impl Store {
             .map(|permit| permit.trace().clone())
             .collect();
         let uuid = id.as_uuid();
-        // The rows come from one read transaction (one snapshot) of the read pool; the traces are
-        // appended with the other plain traces of the moment (group commit). The rows are returned
-        // once the traces have committed: a failed commit returns its error, never the data.
-        let snapshot = match &*self.inner {
-            crate::Imp::Sqlite(_) => "BEGIN",
-            crate::Imp::Postgres(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        // One statement of the read pool: one snapshot on both engines. Its traces are appended
+        // with the other plain traces of the moment (group commit), while the statement runs; the
+        // rows are returned once the traces have committed: a failed commit returns its error,
+        // never the data.
+        let read = async {
+            read_only!(self, |conn| {
+                let rows = sqlx::query(SUMMARY.as_str())
+                    .bind(uuid)
+                    .bind(notes)
+                    .bind(team)
+                    .bind(consents)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                summary_of(&rows, notes, team, consents)
+            })
         };
-        let rows = read_only!(self, |conn| {
-            let mut tx = sqlx::Connection::begin_with(&mut *conn, snapshot).await?;
-            let rows = summary_rows!(&mut *tx, uuid, notes, team, consents);
-            tx.commit().await?;
-            Ok::<_, StoreError>(rows)
-        })?;
-        self.append_audit_all(traces).await?;
-        Ok(rows)
+        let (rows, traced) = tokio::join!(read, self.append_audit_all(traces));
+        traced?;
+        rows
     }
 }

@@ -4,11 +4,9 @@
 //! read under the identity read the summary already made, and nothing more is traced.
 
 use super::{StatusBadge, badge, books, when};
-use crate::WebState;
-use galien_app::RequestContext;
 use galien_app::identity::session::Current;
 use galien_app::patients::clinical::Summary;
-use galien_app::teleconsultation::appointments;
+use galien_core::Lang;
 use galien_core::ids::PatientId;
 
 /// Most appointments listed (the newest).
@@ -33,27 +31,14 @@ pub(crate) struct Section {
     pub(crate) book_href: Option<String>,
 }
 
-/// The section of `patient`'s summary (whose relationships it reuses); `None` when the
-/// appointments cannot be read (logged, the section left out rather than shown wrong).
-pub(crate) async fn section(
-    state: &WebState,
+/// The section of a summary: its appointments.
+pub(crate) fn section(
     current: &Current,
-    ctx: &RequestContext,
+    lang: Lang,
     patient: PatientId,
     summary: &Summary,
-) -> Option<Section> {
-    let lang = ctx.lang;
-    let actor = current.actor();
-    let list = match appointments::of_patient(&state.app, &actor, ctx, patient, Some(summary)).await
-    {
-        Ok(list) => list,
-        Err(e) => {
-            if matches!(e, galien_app::AppError::Store(_)) {
-                tracing::error!(error = %e, "cannot read a patient's appointments");
-            }
-            return None;
-        }
-    };
+) -> Section {
+    let list = &summary.appointments;
     let lines = list
         .iter()
         .take(LIMIT)
@@ -64,9 +49,9 @@ pub(crate) async fn section(
             status: badge(a.status, lang),
         })
         .collect();
-    Some(Section {
+    Section {
         lines,
         more: list.len() > LIMIT,
         book_href: books(current.user.role).then(|| format!("/appointments/new?patient={patient}")),
-    })
+    }
 }

@@ -418,12 +418,17 @@ pub(crate) async fn enrolment_facts(
     t: T,
 ) -> Result<Option<EnrolmentFacts>, AppError> {
     let e = state.app.store.monitoring_enrolment(patient).await?;
-    Ok(e.map(|e| EnrolmentFacts {
+    Ok(e.as_ref().map(|e| facts_of(e, t)))
+}
+
+/// An enrolment as pages show it.
+pub(crate) fn facts_of(e: &galien_store::Enrolment, t: T) -> EnrolmentFacts {
+    EnrolmentFacts {
         programme: Programme::parse(&e.programme)
             .map_or_else(|| e.programme.clone(), |p| programme_label(p, t).to_owned()),
         hours: e.reading_hours.clone(),
         since: crate::pages::patients::human_date(e.since.date(), t.lang),
-    }))
+    }
 }
 
 #[derive(Template)]

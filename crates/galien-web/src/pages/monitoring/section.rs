@@ -6,8 +6,7 @@
 //!
 //! The section shows only to those who read the clinical record: a programme names a condition.
 
-use super::{EnrolmentFacts, enrolment_facts, programme_label};
-use crate::WebState;
+use super::{EnrolmentFacts, facts_of, programme_label};
 use crate::texts::T;
 use galien_app::identity::session::Current;
 use galien_app::patients::clinical::Summary;
@@ -47,24 +46,16 @@ pub(crate) struct Section {
     pub(crate) typed: Typed,
 }
 
-/// The section of `patient`'s summary, `None` when the actor does not read the clinical record (or
-/// the enrolment cannot be read: logged, the section left out rather than shown wrong).
-pub(crate) async fn section(
-    state: &WebState,
+/// The section of `patient`'s summary, `None` when the actor does not read the clinical record
+/// (the summary then holds no enrolment either).
+pub(crate) fn section(
     current: &Current,
     s: &Summary,
     patient: PatientId,
     typed: Typed,
     t: T,
 ) -> Option<Section> {
-    s.notes.as_ref()?;
-    let enrolment = match enrolment_facts(state, patient, t).await {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read a telemonitoring enrolment");
-            return None;
-        }
-    };
+    let enrolment = s.enrolment.as_ref()?.as_ref().map(|e| facts_of(e, t));
     let lang = t.lang;
     let programme = typed.programme.clone();
     let means = typed.means.clone();

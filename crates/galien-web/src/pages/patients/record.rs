@@ -347,13 +347,11 @@ async fn show_summary(
         Ok(s) => {
             let typed = shown.typed.monitoring.clone();
             let t = T { lang };
-            let section =
-                crate::pages::monitoring::section::section(state, current, &s, id, typed, t).await;
-            let appointments =
-                crate::pages::appointments::section::section(state, current, ctx, id, &s).await;
+            let section = crate::pages::monitoring::section::section(current, &s, id, typed, t);
+            let appointments = crate::pages::appointments::section::section(current, lang, id, &s);
             let mut p = summary_page(state, current, lang, s, shown);
             p.monitoring = section;
-            p.appointments = appointments;
+            p.appointments = Some(appointments);
             Ok(render(status, &p))
         }
         Err(e) if e.code() == ErrorCode::AccessDenied => {
