@@ -11,11 +11,11 @@ use galien_access::{AccessRequest, Action, Gate, Permit, Principal, Relationship
 use galien_core::SeededEntropy;
 use galien_core::audit::{AuditAction, Outcome, Source};
 use galien_core::identity::{AccountStatus, Assurance, Email, Role};
+use galien_core::ids::AppointmentId;
 use galien_core::ids::{
     CareRelationshipId, ConsentId, EmergencyAccessId, NoteId, PatientId, UserId,
 };
 use galien_core::patient::{ConsentMeans, ConsentSubject, InsStatus};
-use galien_core::ids::AppointmentId;
 use galien_store::{
     AuditFilter, CareKind, NewAppointment, NewCareRelationship, NewConsent, NewEmergencyAccess,
     NewEnrolment, NewNote, NewPatient, NewUser, Store, StoreError, SummaryPermits, WrappedDataKey,
@@ -899,7 +899,10 @@ async fn acc1_acc6_the_summary_reads_only_its_permitted_sections_of_one_patient_
     };
 
     let before = traces_for(&store, p).await.len();
-    let all = store.patient_summary(permits(true, true, true)).await.unwrap();
+    let all = store
+        .patient_summary(permits(true, true, true))
+        .await
+        .unwrap();
     assert_eq!(all.patient.id, p);
     assert_eq!(all.patient.identity, b"sealed identity");
     assert!(all.patient.key.is_some() && all.patient.nir.is_none());
@@ -914,12 +917,19 @@ async fn acc1_acc6_the_summary_reads_only_its_permitted_sections_of_one_patient_
     assert!(consents.iter().all(|c| c.patient == p));
     assert_eq!(all.enrolment.unwrap().unwrap().programme, "diabete");
     let appointments: Vec<_> = all.appointments.iter().map(|a| a.id).collect();
-    assert_eq!(appointments, [booked[1], booked[0]], "newest first, p's only");
+    assert_eq!(
+        appointments,
+        [booked[1], booked[0]],
+        "newest first, p's only"
+    );
     assert_eq!(all.appointments[0].practitioner_name, "Dr b@chu.fr");
     assert_eq!(traces_for(&store, p).await.len(), before + 4);
 
     // The identity alone: no section, no enrolment (it names a condition), the appointments.
-    let bare = store.patient_summary(permits(false, false, false)).await.unwrap();
+    let bare = store
+        .patient_summary(permits(false, false, false))
+        .await
+        .unwrap();
     assert!(bare.notes.is_none() && bare.team.is_none() && bare.consents.is_none());
     assert!(bare.enrolment.is_none());
     assert_eq!(bare.appointments.len(), 2);
