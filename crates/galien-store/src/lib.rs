@@ -99,10 +99,21 @@ pub struct StoreOptions {
     pub group_commit_max_batch: usize,
 }
 
+impl StoreOptions {
+    /// The default pool size: twice the cores, from 4 to 64. More connections than that only
+    /// make their threads (SQLite) or backends (PostgreSQL) wait on each other: on 2 cores the
+    /// summary read served 20 % more with 4 connections than with 10, and less with 2 (see the
+    /// README's Performance).
+    pub fn default_connections() -> u32 {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        u32::try_from(cores.saturating_mul(2).clamp(4, 64)).unwrap_or(4)
+    }
+}
+
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            max_connections: 10,
+            max_connections: Self::default_connections(),
             acquire_timeout: Duration::from_secs(5),
             group_commit_max_batch: 256,
         }
@@ -249,5 +260,17 @@ impl Store {
     /// `true` once a first-administrator token has been consumed.
     pub async fn bootstrap_completed(&self) -> Result<bool, StoreError> {
         dispatch!(self, s => s.bootstrap_completed().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_pool_is_twice_the_cores_from_4_to_64() {
+        let n = super::StoreOptions::default_connections();
+        assert!((4..=64).contains(&n), "{n}");
+        let cores = std::thread::available_parallelism().map_or(2, |c| c.get());
+        assert_eq!(n as usize, (cores * 2).clamp(4, 64));
+        assert_eq!(super::StoreOptions::default().max_connections, n);
     }
 }

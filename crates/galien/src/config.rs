@@ -372,7 +372,7 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// Connection pool size (1–1000).
+    /// Connection pool size (1–1000); by default twice the cores, from 4 to 64.
     pub max_connections: u32,
     /// Most writes committed together by the SQLite writer, and most audit records in one group of
     /// the PostgreSQL audit appender (1–10000).
@@ -382,7 +382,7 @@ pub struct DatabaseConfig {
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
-            max_connections: 10,
+            max_connections: galien_store::StoreOptions::default_connections(),
             group_commit_max_batch: 256,
         }
     }
