@@ -117,7 +117,7 @@ pub struct App {
     /// Argon2id with the installation's pepper.
     pub hasher: Arc<PasswordHasher>,
     /// Settings.
-    pub settings: AppSettings,
+    pub settings: Arc<AppSettings>,
     /// The OpenID Connect provider's metadata, fetched on first use (see `identity::oidc`).
     pub oidc: Arc<identity::oidc::ProviderCache>,
     /// The access gate (Cedar policies in force).

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use galien_core::ids::NodeId;
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+
+use crate::pool::Pool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -45,7 +47,7 @@ struct BusInner {
 
 enum Transport {
     Local,
-    Postgres(PgPool),
+    Postgres(Pool<PgConnection>),
 }
 
 impl std::fmt::Debug for EventBus {
@@ -68,7 +70,7 @@ impl EventBus {
     }
 
     /// A bus that publishes through `pg_notify` on `pool`; a listener task feeds [`EventBus::sender`].
-    pub(crate) fn postgres(node: NodeId, pool: PgPool) -> Self {
+    pub(crate) fn postgres(node: NodeId, pool: Pool<PgConnection>) -> Self {
         Self::new(node, Transport::Postgres(pool))
     }
 
@@ -119,12 +121,17 @@ impl EventBus {
                 if pool.is_closed() {
                     return Err(StoreError::Closed);
                 }
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(PG_CHANNEL)
-                    .bind(json)
-                    .execute(pool)
-                    .await?;
-                Ok(())
+                pool.run(|conn| {
+                    Box::pin(async move {
+                        sqlx::query("SELECT pg_notify($1, $2)")
+                            .bind(PG_CHANNEL)
+                            .bind(json)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .await
             }
         }
     }

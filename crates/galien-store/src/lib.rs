@@ -12,6 +12,7 @@ mod identity;
 mod incidents;
 mod migrate;
 mod patients;
+mod pool;
 mod postgres;
 mod queue;
 mod sql;

@@ -1,5 +1,5 @@
-//! PostgreSQL backend (scale): a `PgPool`, each write its own transaction, migrations under an advisory
-//! lock, events through LISTEN/NOTIFY.
+//! PostgreSQL backend (scale): a pool of connections (see [`crate::pool`]), each write its own
+//! transaction, migrations under an advisory lock, events through LISTEN/NOTIFY.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -8,19 +8,20 @@ use futures::future::BoxFuture;
 use galien_core::ids::{InstanceId, NodeId};
 use galien_crypto::token::TokenDigest;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::{ConnectOptions, Connection, PgConnection};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, RwLock, watch};
 use tokio::task::JoinHandle;
 
 use crate::audit::group::Appender;
+use crate::pool::Pool;
 use crate::tokens::{self, EnrolmentToken, NewEnrolmentToken, NewTokenParams, TokenRow};
 use crate::{
     ConsumeError, EventBus, PING_TIMEOUT, StoreError, StoreOptions, StoreStats, bus, migrate,
 };
 
 pub(crate) struct PgStore {
-    pool: PgPool,
+    pool: Pool<PgConnection>,
     bus: EventBus,
     instance: InstanceId,
     /// `true` once closed. Writes hold a read guard while they run, so `close` (the writer) waits for them.
@@ -48,11 +49,16 @@ impl PgStore {
             tracing::warn!(error = %StoreError::from(e), "closing the migration connection");
         }
         let instance = migrated?;
-        let pool = PgPoolOptions::new()
-            .max_connections(opts.max_connections.max(1))
-            .acquire_timeout(opts.acquire_timeout)
-            .connect_with(connect.clone())
-            .await?;
+        let for_pool = connect.clone();
+        let pool = Pool::open(
+            opts.max_connections,
+            opts.acquire_timeout,
+            Box::new(move || {
+                let options = for_pool.clone();
+                Box::pin(async move { options.connect().await })
+            }),
+        )
+        .await?;
         // The listener gets a pool of its own so it never takes a connection from request handling;
         // PgListener uses it to reconnect.
         let listener_pool = PgPoolOptions::new()
@@ -89,8 +95,7 @@ impl PgStore {
     where
         F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, StoreError>>,
     {
-        let mut conn = self.pool.acquire().await?;
-        job(&mut conn).await
+        self.pool.run(job).await
     }
 
     /// Runs `job` in its own transaction; refused with [`StoreError::Closed`] once `close` has begun.
@@ -104,10 +109,16 @@ impl PgStore {
         }
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let result = async {
-            let mut tx = self.pool.begin().await?;
-            let value = job(&mut tx).await?;
-            tx.commit().await?;
-            Ok(value)
+            let mut lease = self.pool.lease().await?;
+            let done = async {
+                let mut tx = lease.conn().begin().await?;
+                let value = job(&mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            lease.settle(done.is_ok());
+            done
         }
         .await;
         if result.is_ok() {
@@ -136,9 +147,14 @@ impl PgStore {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match tokio::time::timeout(PING_TIMEOUT, sqlx::query("SELECT 1").execute(&self.pool)).await
-        {
-            Ok(r) => r.map(|_| ()).map_err(StoreError::from),
+        let select_1 = self.read(|conn| {
+            Box::pin(async move {
+                sqlx::query("SELECT 1").execute(&mut *conn).await?;
+                Ok(())
+            })
+        });
+        match tokio::time::timeout(PING_TIMEOUT, select_1).await {
+            Ok(r) => r,
             Err(_) => Err(StoreError::Unavailable("ping timed out".into())),
         }
     }
@@ -210,9 +226,16 @@ impl PgStore {
         &self,
         digest: &TokenDigest,
     ) -> Result<EnrolmentToken, StoreError> {
-        let row: Option<TokenRow> = sqlx::query_as(tokens::SELECT_BY_DIGEST)
-            .bind(digest.as_bytes().as_slice())
-            .fetch_optional(&self.pool)
+        let digest = digest.as_bytes().to_vec();
+        let row: Option<TokenRow> = self
+            .read(|conn| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(tokens::SELECT_BY_DIGEST)
+                        .bind(digest.as_slice())
+                        .fetch_optional(&mut *conn)
+                        .await?)
+                })
+            })
             .await?;
         tokens::from_row(row.ok_or(StoreError::NotFound)?)
     }
@@ -250,8 +273,14 @@ impl PgStore {
     }
 
     pub async fn bootstrap_completed(&self) -> Result<bool, StoreError> {
-        let (n,): (i64,) = sqlx::query_as(tokens::BOOTSTRAP_COMPLETED)
-            .fetch_one(&self.pool)
+        let (n,): (i64,) = self
+            .read(|conn| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(tokens::BOOTSTRAP_COMPLETED)
+                        .fetch_one(&mut *conn)
+                        .await?)
+                })
+            })
             .await?;
         Ok(n > 0)
     }

@@ -22,7 +22,7 @@ pub struct TestDatabase {
     postgres: Option<(String, String)>,
 }
 
-fn admin_url() -> String {
+pub(crate) fn admin_url() -> String {
     std::env::var("GALIEN_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
 }
 

@@ -138,7 +138,7 @@ pub fn make_app(
         entropy: caps.entropy.clone(),
         keys: Arc::new(keys),
         hasher: Arc::new(hasher),
-        settings: AppSettings {
+        settings: Arc::new(AppSettings {
             public_url,
             enrolment_link_ttl: time::Duration::hours(i64::from(
                 config.config.enrolment.link_ttl_hours,
@@ -151,7 +151,7 @@ pub fn make_app(
             anomaly: config.config.anomaly.settings(),
             programmes,
             ice: config.ice_settings(),
-        },
+        }),
         oidc: Arc::default(),
         gate: Arc::new(gate),
         health: Arc::new(health),

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use galien_core::audit::AuditEvent;
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection};
+
+use crate::pool::Pool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
@@ -74,7 +76,7 @@ pub(crate) struct Appender {
 }
 
 impl Appender {
-    pub fn start(pool: PgPool, max_records: usize) -> Appender {
+    pub fn start(pool: Pool<PgConnection>, max_records: usize) -> Appender {
         let max_records = max_records.max(1);
         let stats = Arc::new(AppenderStats::default());
         let task_stats = Arc::clone(&stats);
@@ -104,7 +106,7 @@ impl Appender {
 }
 
 async fn run(
-    pool: PgPool,
+    pool: Pool<PgConnection>,
     mut rx: mpsc::Receiver<Append>,
     max_records: usize,
     stats: Arc<AppenderStats>,
@@ -137,7 +139,7 @@ async fn run(
 }
 
 async fn flush(
-    pool: &PgPool,
+    pool: &Pool<PgConnection>,
     group: &[Append],
     stats: &AppenderStats,
 ) -> Vec<Result<u64, StoreError>> {
@@ -159,13 +161,19 @@ async fn flush(
 }
 
 /// One transaction: the chain lock, the head, the records.
-async fn append_tx(pool: &PgPool, events: &[AuditEvent]) -> Result<u64, StoreError> {
-    let mut tx = pool.begin().await?;
-    let last = crate::audit::postgres::append_all_in(&mut tx, events)
-        .await?
-        .ok_or_else(|| StoreError::Other("an audit append needs a record".into()))?;
-    tx.commit().await?;
-    Ok(last)
+async fn append_tx(pool: &Pool<PgConnection>, events: &[AuditEvent]) -> Result<u64, StoreError> {
+    let mut lease = pool.lease().await?;
+    let appended = async {
+        let mut tx = lease.conn().begin().await?;
+        let last = crate::audit::postgres::append_all_in(&mut tx, events)
+            .await?
+            .ok_or_else(|| StoreError::Other("an audit append needs a record".into()))?;
+        tx.commit().await?;
+        Ok(last)
+    }
+    .await;
+    lease.settle(appended.is_ok());
+    appended
 }
 
 #[cfg(test)]

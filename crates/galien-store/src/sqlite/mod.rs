@@ -9,12 +9,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use galien_core::ids::{InstanceId, NodeId};
 use galien_crypto::token::TokenDigest;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqliteConnection};
 use time::OffsetDateTime;
 
+use crate::pool::Pool;
 use crate::tokens::{self, EnrolmentToken, NewEnrolmentToken, NewTokenParams, TokenRow};
 use crate::{ConsumeError, EventBus, PING_TIMEOUT, StoreError, StoreOptions, StoreStats, migrate};
 use writer::Writer;
@@ -23,7 +22,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) struct SqliteStore {
     writer: Writer,
-    read: SqlitePool,
+    read: Pool<SqliteConnection>,
     bus: EventBus,
     instance: InstanceId,
 }
@@ -44,12 +43,17 @@ impl SqliteStore {
             .map_err(|e| cannot_open(path, e))?;
         migrate::run_sqlite(&mut conn).await?;
         let instance = ensure_instance(&mut conn).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(opts.max_connections.max(1))
-            .acquire_timeout(opts.acquire_timeout)
-            .connect_with(base.read_only(true))
-            .await
-            .map_err(|e| cannot_open(path, e))?;
+        let read_only = base.read_only(true);
+        let read = Pool::open(
+            opts.max_connections,
+            opts.acquire_timeout,
+            Box::new(move || {
+                let options = read_only.clone();
+                Box::pin(async move { options.connect().await })
+            }),
+        )
+        .await
+        .map_err(|e| cannot_open(path, e))?;
         Ok(SqliteStore {
             writer: Writer::start(conn, opts.group_commit_max_batch),
             read,
@@ -64,8 +68,7 @@ impl SqliteStore {
     where
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>,
     {
-        let mut conn = self.read.acquire().await?;
-        job(&mut conn).await
+        self.read.run(job).await
     }
 
     /// Runs `job` on the writer connection in the next group-commit batch (see [`Writer::write`]).
@@ -97,9 +100,14 @@ impl SqliteStore {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match tokio::time::timeout(PING_TIMEOUT, sqlx::query("SELECT 1").execute(&self.read)).await
-        {
-            Ok(r) => r.map(|_| ()).map_err(StoreError::from),
+        let select_1 = self.read(|conn| {
+            Box::pin(async move {
+                sqlx::query("SELECT 1").execute(&mut *conn).await?;
+                Ok(())
+            })
+        });
+        match tokio::time::timeout(PING_TIMEOUT, select_1).await {
+            Ok(r) => r,
             Err(_) => Err(StoreError::Unavailable("ping timed out".into())),
         }
     }
@@ -150,9 +158,16 @@ impl SqliteStore {
         &self,
         digest: &TokenDigest,
     ) -> Result<EnrolmentToken, StoreError> {
-        let row: Option<TokenRow> = sqlx::query_as(tokens::SELECT_BY_DIGEST)
-            .bind(digest.as_bytes().as_slice())
-            .fetch_optional(&self.read)
+        let digest = digest.as_bytes().to_vec();
+        let row: Option<TokenRow> = self
+            .read(|conn| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(tokens::SELECT_BY_DIGEST)
+                        .bind(digest.as_slice())
+                        .fetch_optional(&mut *conn)
+                        .await?)
+                })
+            })
             .await?;
         tokens::from_row(row.ok_or(StoreError::NotFound)?)
     }
@@ -189,8 +204,14 @@ impl SqliteStore {
     }
 
     pub async fn bootstrap_completed(&self) -> Result<bool, StoreError> {
-        let (n,): (i64,) = sqlx::query_as(tokens::BOOTSTRAP_COMPLETED)
-            .fetch_one(&self.read)
+        let (n,): (i64,) = self
+            .read(|conn| {
+                Box::pin(async move {
+                    Ok(sqlx::query_as(tokens::BOOTSTRAP_COMPLETED)
+                        .fetch_one(&mut *conn)
+                        .await?)
+                })
+            })
             .await?;
         Ok(n > 0)
     }
