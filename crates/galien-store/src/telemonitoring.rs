@@ -147,13 +147,14 @@ fn observation_from_row<R: Cols>(r: &R) -> Result<StoredObservation, StoreError>
 /// 999 bound parameters).
 const OBSERVATIONS_PER_INSERT: usize = 64;
 
-/// The multi-row insert of `rows` measurements, returning the ids of those that were new.
-fn insert_observations_sql(rows: usize) -> String {
+/// The multi-row insert of `rows` measurements on `conn`'s engine, returning the ids of those
+/// that were new.
+fn insert_observations_sql<C: crate::sql::Placeholders>(_conn: &C, rows: usize) -> String {
     format!(
         "INSERT INTO observations (id, patient_id, measure, effective_at, source, value, \
          received_at) VALUES {} ON CONFLICT (patient_id, source, measure, effective_at) \
          DO NOTHING RETURNING id",
-        crate::sql::values(rows, 7)
+        crate::sql::values_for::<C>(rows, 7)
     )
 }
 
@@ -330,7 +331,7 @@ impl Store {
             let mut new_ids = std::collections::HashSet::new();
             let all: Vec<_> = rows.iter().flatten().collect();
             for chunk in all.chunks(OBSERVATIONS_PER_INSERT) {
-                let text = insert_observations_sql(chunk.len());
+                let text = insert_observations_sql(&*conn, chunk.len());
                 let mut query = sqlx::query_scalar::<_, Uuid>(sqlx::AssertSqlSafe(text));
                 for (id, patient, measure, at, source, value, received) in chunk {
                     query = query

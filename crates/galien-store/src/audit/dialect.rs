@@ -24,12 +24,12 @@ pub(crate) const HEAD: &str = "SELECT seq, hash FROM audit_events ORDER BY seq D
 /// oldest limit of 999 bound parameters).
 pub(crate) const ROWS_PER_INSERT: usize = 64;
 
-/// `INSERT INTO audit_events (…) VALUES (…), (…)` for `rows` records, parameters numbered in order.
-pub(crate) fn insert_rows(rows: usize) -> String {
+/// `INSERT INTO audit_events (…) VALUES (…), (…)` for `rows` records, parameters in order.
+pub(crate) fn insert_rows<C: crate::sql::Placeholders>(rows: usize) -> String {
     format!(
         "INSERT INTO audit_events \
          (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) VALUES {}",
-        crate::sql::values(rows, 10)
+        crate::sql::values_for::<C>(rows, 10)
     )
 }
 
@@ -86,7 +86,7 @@ macro_rules! audit_dialect {
                 records.push(rec);
             }
             for chunk in records.chunks(sql::ROWS_PER_INSERT) {
-                let text = sql::insert_rows(chunk.len());
+                let text = sql::insert_rows::<$conn>(chunk.len());
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(text));
                 for rec in chunk {
                     query = query
