@@ -33,9 +33,28 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
 
-/// What handlers share.
+/// What handlers share: one allocation, so that each extractor's copy costs one reference count.
 #[derive(Debug, Clone)]
-pub struct WebState {
+pub struct WebState(Arc<WebParts>);
+
+impl WebState {
+    /// The shared state of `parts`.
+    pub fn new(parts: WebParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for WebState {
+    type Target = WebParts;
+
+    fn deref(&self) -> &WebParts {
+        &self.0
+    }
+}
+
+/// The parts of [`WebState`].
+#[derive(Debug)]
+pub struct WebParts {
     /// Use cases and their capabilities.
     pub app: App,
     /// The Prometheus registry.

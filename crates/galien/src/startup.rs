@@ -10,7 +10,7 @@ use galien_core::ids::NodeId;
 use galien_core::{Clock, Entropy};
 use galien_crypto::keyfile::{self, KeyFileError, KeyOrigin};
 use galien_store::{Backend, Store, StoreError, StoreOptions};
-use galien_web::{HttpSettings, WebState};
+use galien_web::{HttpSettings, WebParts, WebState};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -301,7 +301,7 @@ impl Server {
             }
         };
 
-        let state = WebState {
+        let state = WebState::new(WebParts {
             app: app.clone(),
             metrics: Arc::new(galien_web::metrics::Metrics::new(store.clone())),
             tls: tls.is_some(),
@@ -310,7 +310,7 @@ impl Server {
                 app.clone(),
                 galien_web::pages::call::ws::CHECK_EVERY,
             ),
-        };
+        });
         let router = galien_web::router(
             state,
             HttpSettings {
