@@ -8,10 +8,17 @@
 //! own. It is kept only if the ping succeeds; otherwise it is dropped and a fresh one is opened
 //! when next needed. Idle connections are reused last-in first-out: the connection used most
 //! recently has the warmest caches.
+//!
+//! A connection that waited idle for longer than [`PoolSettings::check_after_idle`] (1 s) is pinged
+//! before it serves: a firewall or the server may have closed it while it waited, and a clinic's
+//! first request after a quiet night must not be the one that finds out. Under load connections
+//! come back within milliseconds and are never pinged. A connection older than
+//! [`PoolSettings::max_lifetime`] (30 min) is closed when it comes back, so that connections to a
+//! server that was failed over, or whose memory grew, are renewed in time.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use sqlx::Connection;
@@ -36,56 +43,134 @@ impl<C: Connection + 'static> Clone for Pool<C> {
     }
 }
 
+/// How many connections, how long to wait for one, when to check and renew them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolSettings {
+    /// At most this many connections (at least one).
+    pub max: u32,
+    /// How long a job waits for a connection before [`StoreError::Unavailable`].
+    pub acquire_timeout: Duration,
+    /// A connection idle for longer is pinged before it serves.
+    pub check_after_idle: Duration,
+    /// A connection older than this is closed when it comes back.
+    pub max_lifetime: Duration,
+}
+
+impl PoolSettings {
+    /// `max` connections, `acquire_timeout`, a check after 1 s idle, renewal after 30 min.
+    pub(crate) fn new(max: u32, acquire_timeout: Duration) -> Self {
+        PoolSettings {
+            max: max.max(1),
+            acquire_timeout,
+            check_after_idle: Duration::from_secs(1),
+            max_lifetime: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+/// A connection with its dates.
+struct Pooled<C> {
+    conn: C,
+    opened: Instant,
+    used: Instant,
+}
+
 struct Inner<C> {
-    idle: Mutex<Vec<C>>,
+    idle: Mutex<Vec<Pooled<C>>>,
     slots: Arc<Semaphore>,
-    max: u32,
+    settings: PoolSettings,
     open: AtomicU32,
     closed: AtomicBool,
     connect: Connect<C>,
-    acquire_timeout: Duration,
 }
 
-impl<C: Connection> Inner<C> {
-    fn give_back(&self, conn: C) {
-        if self.closed.load(Ordering::SeqCst) {
-            self.open.fetch_sub(1, Ordering::SeqCst);
-            drop(conn);
+impl<C: Connection + 'static> Inner<C> {
+    fn give_back(&self, mut pooled: Pooled<C>) {
+        if self.closed.load(Ordering::SeqCst)
+            || pooled.opened.elapsed() >= self.settings.max_lifetime
+        {
+            self.retire(pooled.conn);
             return;
         }
+        pooled.used = Instant::now();
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(conn);
+            .push(pooled);
     }
 
-    fn take_idle(&self) -> Option<C> {
+    fn take_idle(&self) -> Option<Pooled<C>> {
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
     }
+
+    /// Closes `conn` politely (on a task of its own when there is a runtime) and counts it gone.
+    fn retire(&self, conn: C) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = conn.close().await {
+                    tracing::debug!(error = %StoreError::from(e), "closing a retired connection");
+                }
+            });
+        }
+    }
+
+    /// An idle connection fit to serve, or a new one.
+    async fn ready_connection(&self) -> Result<Pooled<C>, StoreError> {
+        while let Some(mut pooled) = self.take_idle() {
+            if pooled.opened.elapsed() >= self.settings.max_lifetime {
+                self.retire(pooled.conn);
+                continue;
+            }
+            if pooled.used.elapsed() >= self.settings.check_after_idle
+                && let Err(e) = pooled.conn.ping().await
+            {
+                tracing::info!(error = %StoreError::from(e), "an idle connection failed its check; opening another");
+                self.open.fetch_sub(1, Ordering::SeqCst);
+                drop(pooled);
+                continue;
+            }
+            return Ok(pooled);
+        }
+        let conn = (self.connect)().await?;
+        self.open.fetch_add(1, Ordering::SeqCst);
+        let now = Instant::now();
+        Ok(Pooled {
+            conn,
+            opened: now,
+            used: now,
+        })
+    }
 }
 
 impl<C: Connection + 'static> Pool<C> {
-    /// A pool of at most `max` connections (at least one) opened by `connect`, one of them
-    /// opened now so that a database that cannot be reached is reported at start.
+    /// A pool of connections opened by `connect`, one of them opened now so that a database
+    /// that cannot be reached is reported at start.
     pub(crate) async fn open(
-        max: u32,
-        acquire_timeout: Duration,
+        settings: PoolSettings,
         connect: Connect<C>,
     ) -> Result<Self, sqlx::Error> {
         let first = connect().await?;
-        let max = max.max(1);
+        let now = Instant::now();
+        let settings = PoolSettings {
+            max: settings.max.max(1),
+            ..settings
+        };
         let pool = Pool {
             inner: Arc::new(Inner {
-                idle: Mutex::new(vec![first]),
-                slots: Arc::new(Semaphore::new(max as usize)),
-                max,
+                idle: Mutex::new(vec![Pooled {
+                    conn: first,
+                    opened: now,
+                    used: now,
+                }]),
+                slots: Arc::new(Semaphore::new(settings.max as usize)),
+                settings,
                 open: AtomicU32::new(1),
                 closed: AtomicBool::new(false),
                 connect,
-                acquire_timeout,
             }),
         };
         Ok(pool)
@@ -114,14 +199,7 @@ impl<C: Connection + 'static> Pool<C> {
                 .acquire_owned()
                 .await
                 .map_err(|_| StoreError::Closed)?;
-            let conn = match inner.take_idle() {
-                Some(conn) => conn,
-                None => {
-                    let conn = (inner.connect)().await?;
-                    inner.open.fetch_add(1, Ordering::SeqCst);
-                    conn
-                }
-            };
+            let conn = inner.ready_connection().await?;
             Ok::<_, StoreError>(Lease {
                 conn: Some(conn),
                 pool: inner.clone(),
@@ -129,7 +207,7 @@ impl<C: Connection + 'static> Pool<C> {
                 clean: false,
             })
         };
-        match tokio::time::timeout(inner.acquire_timeout, leased).await {
+        match tokio::time::timeout(inner.settings.acquire_timeout, leased).await {
             Ok(lease) => lease,
             Err(_) => Err(StoreError::Unavailable(
                 "timed out waiting for a connection".into(),
@@ -161,15 +239,15 @@ impl<C: Connection + 'static> Pool<C> {
     pub(crate) async fn close(&self) {
         let inner = &self.inner;
         inner.closed.store(true, Ordering::SeqCst);
-        if let Ok(all) = inner.slots.acquire_many(inner.max).await {
+        if let Ok(all) = inner.slots.acquire_many(inner.settings.max).await {
             all.forget();
         }
         inner.slots.close();
-        let idle: Vec<C> =
+        let idle: Vec<Pooled<C>> =
             std::mem::take(&mut *inner.idle.lock().unwrap_or_else(PoisonError::into_inner));
-        for conn in idle {
+        for pooled in idle {
             inner.open.fetch_sub(1, Ordering::SeqCst);
-            if let Err(e) = conn.close().await {
+            if let Err(e) = pooled.conn.close().await {
                 tracing::warn!(error = %StoreError::from(e), "closing a pooled connection");
             }
         }
@@ -179,7 +257,7 @@ impl<C: Connection + 'static> Pool<C> {
 /// One connection lent to one job, with its slot. Given back when dropped: at once if the job
 /// was settled as clean, after a check otherwise.
 pub(crate) struct Lease<C: Connection + 'static> {
-    conn: Option<C>,
+    conn: Option<Pooled<C>>,
     pool: Arc<Inner<C>>,
     permit: Option<OwnedSemaphorePermit>,
     /// The job ran to its end without error.
@@ -189,9 +267,11 @@ pub(crate) struct Lease<C: Connection + 'static> {
 impl<C: Connection + 'static> Lease<C> {
     /// The connection.
     pub(crate) fn conn(&mut self) -> &mut C {
-        self.conn
+        &mut self
+            .conn
             .as_mut()
             .unwrap_or_else(|| unreachable!("a lease holds its connection until dropped"))
+            .conn
     }
 
     /// Whether the job ran to its end without error (then the connection goes straight back).
@@ -215,13 +295,13 @@ impl<C: Connection + 'static> Drop for Lease<C> {
         // serves again; its slot stays taken meanwhile, so the pool never opens more than `max`.
         let pool = self.pool.clone();
         let check = async move {
-            let mut conn = conn;
-            match conn.ping().await {
-                Ok(()) => pool.give_back(conn),
+            let mut pooled = conn;
+            match pooled.conn.ping().await {
+                Ok(()) => pool.give_back(pooled),
                 Err(e) => {
                     tracing::info!(error = %StoreError::from(e), "dropping a connection that failed its check");
                     pool.open.fetch_sub(1, Ordering::SeqCst);
-                    drop(conn);
+                    drop(pooled);
                 }
             }
             drop(permit);
@@ -247,9 +327,12 @@ mod tests {
 
     /// Each connection is its own in-memory database: a table made on one is seen only on it.
     async fn memory_pool(max: u32, acquire_timeout: Duration) -> Pool<SqliteConnection> {
+        memory_pool_with(PoolSettings::new(max, acquire_timeout)).await
+    }
+
+    async fn memory_pool_with(settings: PoolSettings) -> Pool<SqliteConnection> {
         Pool::open(
-            max,
-            acquire_timeout,
+            settings,
             Box::new(|| {
                 Box::pin(async {
                     SqliteConnectOptions::from_str("sqlite::memory:")?
@@ -385,32 +468,104 @@ mod tests {
         assert!(pool.is_closed());
     }
 
-    /// A PostgreSQL connection whose server process ended (a restart, a failover) fails its job,
-    /// fails its check, and is replaced: the next job works on a fresh connection.
-    #[tokio::test]
-    async fn a_broken_postgresql_connection_is_dropped_and_replaced() {
+    async fn pg_pool(settings: PoolSettings) -> Pool<PgConnection> {
         let url = crate::testing::admin_url();
-        let pool: Pool<PgConnection> = Pool::open(
-            1,
-            Duration::from_secs(5),
+        Pool::open(
+            settings,
             Box::new(move || {
                 let url = url.clone();
                 Box::pin(async move { PgConnectOptions::from_str(&url)?.connect().await })
             }),
         )
         .await
-        .unwrap();
-        let pid = |pool: Pool<PgConnection>| async move {
-            pool.run(|conn| {
-                Box::pin(async move {
-                    let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    Ok(pid)
-                })
+        .unwrap()
+    }
+
+    async fn pid(pool: Pool<PgConnection>) -> Result<i32, StoreError> {
+        pool.run(|conn| {
+            Box::pin(async move {
+                let (pid,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(pid)
             })
+        })
+        .await
+    }
+
+    /// Ends PostgreSQL server process `pid` from a connection of its own (what a restart, a
+    /// failover or a firewall does to an idle connection).
+    async fn terminate(pid: i32) {
+        let mut admin = PgConnectOptions::from_str(&crate::testing::admin_url())
+            .unwrap()
+            .connect()
             .await
-        };
+            .unwrap();
+        let (ended,): (bool,) = sqlx::query_as("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        assert!(ended);
+        admin.close().await.unwrap();
+    }
+
+    /// A connection that waited idle past the check window is pinged before it serves, and a dead
+    /// one is replaced before the job runs; within the window nothing is pinged (the job finds
+    /// out, and the connection is replaced after it).
+    #[tokio::test]
+    async fn a_connection_idle_past_the_window_is_checked_before_it_serves() {
+        let checked = pg_pool(PoolSettings {
+            check_after_idle: Duration::from_millis(100),
+            ..PoolSettings::new(1, Duration::from_secs(5))
+        })
+        .await;
+        let before = pid(checked.clone()).await.unwrap();
+        terminate(before).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let after = pid(checked.clone())
+            .await
+            .expect("the check replaced the dead connection");
+        assert_ne!(after, before);
+        assert_eq!(checked.size(), 1);
+        checked.close().await;
+
+        let unchecked = pg_pool(PoolSettings {
+            check_after_idle: Duration::from_secs(3600),
+            ..PoolSettings::new(1, Duration::from_secs(5))
+        })
+        .await;
+        let before = pid(unchecked.clone()).await.unwrap();
+        terminate(before).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            pid(unchecked.clone()).await.is_err(),
+            "no ping within the window"
+        );
+        let after = pid(unchecked.clone()).await.unwrap();
+        assert_ne!(after, before);
+        unchecked.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_connection_past_its_lifetime_is_renewed() {
+        let pool = memory_pool_with(PoolSettings {
+            max_lifetime: Duration::from_millis(150),
+            ..PoolSettings::new(1, Duration::from_secs(5))
+        })
+        .await;
+        mark(&pool, false).await.unwrap();
+        assert!(marked(&pool).await, "still young: the same connection");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(!marked(&pool).await, "a new connection");
+        assert_eq!(pool.size(), 1);
+    }
+
+    /// A PostgreSQL connection whose server process ended (a restart, a failover) fails its job,
+    /// fails its check, and is replaced: the next job works on a fresh connection.
+    #[tokio::test]
+    async fn a_broken_postgresql_connection_is_dropped_and_replaced() {
+        let pool = pg_pool(PoolSettings::new(1, Duration::from_secs(5))).await;
         let before = pid(pool.clone()).await.unwrap();
         assert_eq!(
             pid(pool.clone()).await.unwrap(),

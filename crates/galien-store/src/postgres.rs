@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, RwLock, watch};
 use tokio::task::JoinHandle;
 
 use crate::audit::group::Appender;
-use crate::pool::Pool;
+use crate::pool::{Pool, PoolSettings};
 use crate::tokens::{self, EnrolmentToken, NewEnrolmentToken, NewTokenParams, TokenRow};
 use crate::{
     ConsumeError, EventBus, PING_TIMEOUT, StoreError, StoreOptions, StoreStats, bus, migrate,
@@ -51,8 +51,7 @@ impl PgStore {
         let instance = migrated?;
         let for_pool = connect.clone();
         let pool = Pool::open(
-            opts.max_connections,
-            opts.acquire_timeout,
+            PoolSettings::new(opts.max_connections, opts.acquire_timeout),
             Box::new(move || {
                 let options = for_pool.clone();
                 Box::pin(async move { options.connect().await })

@@ -13,7 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, SqliteConnection};
 use time::OffsetDateTime;
 
-use crate::pool::Pool;
+use crate::pool::{Pool, PoolSettings};
 use crate::tokens::{self, EnrolmentToken, NewEnrolmentToken, NewTokenParams, TokenRow};
 use crate::{ConsumeError, EventBus, PING_TIMEOUT, StoreError, StoreOptions, StoreStats, migrate};
 use writer::Writer;
@@ -45,8 +45,7 @@ impl SqliteStore {
         let instance = ensure_instance(&mut conn).await?;
         let read_only = base.read_only(true);
         let read = Pool::open(
-            opts.max_connections,
-            opts.acquire_timeout,
+            PoolSettings::new(opts.max_connections, opts.acquire_timeout),
             Box::new(move || {
                 let options = read_only.clone();
                 Box::pin(async move { options.connect().await })
