@@ -196,7 +196,16 @@ impl Store {
 
     /// `SELECT 1` with a short timeout (~2 s); for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self, s => s.ping().await)
+        let select_1 = async {
+            patients::read_only!(self, |conn| {
+                sqlx::query("SELECT 1").execute(&mut *conn).await?;
+                Ok(())
+            })
+        };
+        match tokio::time::timeout(PING_TIMEOUT, select_1).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Unavailable("ping timed out".into())),
+        }
     }
 
     /// Current figures, for Prometheus.
@@ -245,7 +254,16 @@ impl Store {
         &self,
         digest: &TokenDigest,
     ) -> Result<EnrolmentToken, StoreError> {
-        dispatch!(self, s => s.enrolment_token(digest).await)
+        let digest = digest.as_bytes().to_vec();
+        let row: Option<tokens::TokenRow> = patients::read_only!(self, |conn| {
+            Ok::<_, StoreError>(
+                sqlx::query_as(tokens::SELECT_BY_DIGEST)
+                    .bind(digest.as_slice())
+                    .fetch_optional(&mut *conn)
+                    .await?,
+            )
+        })?;
+        tokens::from_row(row.ok_or(StoreError::NotFound)?)
     }
 
     /// Marks the token used at `now`. Atomic: of concurrent callers exactly one wins; the others get
@@ -260,7 +278,14 @@ impl Store {
 
     /// `true` once a first-administrator token has been consumed.
     pub async fn bootstrap_completed(&self) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.bootstrap_completed().await)
+        let (n,): (i64,) = patients::read_only!(self, |conn| {
+            Ok::<_, StoreError>(
+                sqlx::query_as(tokens::BOOTSTRAP_COMPLETED)
+                    .fetch_one(&mut *conn)
+                    .await?,
+            )
+        })?;
+        Ok(n > 0)
     }
 }
 

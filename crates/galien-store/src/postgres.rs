@@ -16,9 +16,7 @@ use tokio::task::JoinHandle;
 use crate::audit::group::Appender;
 use crate::pool::{Pool, PoolSettings};
 use crate::tokens::{self, EnrolmentToken, NewEnrolmentToken, NewTokenParams, TokenRow};
-use crate::{
-    ConsumeError, EventBus, PING_TIMEOUT, StoreError, StoreOptions, StoreStats, bus, migrate,
-};
+use crate::{ConsumeError, EventBus, StoreError, StoreOptions, StoreStats, bus, migrate};
 
 pub(crate) struct PgStore {
     pool: Pool<PgConnection>,
@@ -145,19 +143,6 @@ impl PgStore {
         self.instance
     }
 
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let select_1 = self.read(|conn| {
-            Box::pin(async move {
-                sqlx::query("SELECT 1").execute(&mut *conn).await?;
-                Ok(())
-            })
-        });
-        match tokio::time::timeout(PING_TIMEOUT, select_1).await {
-            Ok(r) => r,
-            Err(_) => Err(StoreError::Unavailable("ping timed out".into())),
-        }
-    }
-
     pub fn stats(&self) -> StoreStats {
         let committed = self.writes_committed.load(Ordering::Relaxed);
         let appends = &self.appender.stats;
@@ -221,24 +206,6 @@ impl PgStore {
         .await
     }
 
-    pub async fn enrolment_token(
-        &self,
-        digest: &TokenDigest,
-    ) -> Result<EnrolmentToken, StoreError> {
-        let digest = digest.as_bytes().to_vec();
-        let row: Option<TokenRow> = self
-            .read(|conn| {
-                Box::pin(async move {
-                    Ok(sqlx::query_as(tokens::SELECT_BY_DIGEST)
-                        .bind(digest.as_slice())
-                        .fetch_optional(&mut *conn)
-                        .await?)
-                })
-            })
-            .await?;
-        tokens::from_row(row.ok_or(StoreError::NotFound)?)
-    }
-
     pub async fn consume_enrolment_token(
         &self,
         digest: &TokenDigest,
@@ -269,19 +236,6 @@ impl PgStore {
             })
         })
         .await?
-    }
-
-    pub async fn bootstrap_completed(&self) -> Result<bool, StoreError> {
-        let (n,): (i64,) = self
-            .read(|conn| {
-                Box::pin(async move {
-                    Ok(sqlx::query_as(tokens::BOOTSTRAP_COMPLETED)
-                        .fetch_one(&mut *conn)
-                        .await?)
-                })
-            })
-            .await?;
-        Ok(n > 0)
     }
 }
 

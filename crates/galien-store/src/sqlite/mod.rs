@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::pool::{Pool, PoolSettings};
 use crate::tokens::{self, EnrolmentToken, NewEnrolmentToken, NewTokenParams, TokenRow};
-use crate::{ConsumeError, EventBus, PING_TIMEOUT, StoreError, StoreOptions, StoreStats, migrate};
+use crate::{ConsumeError, EventBus, StoreError, StoreOptions, StoreStats, migrate};
 use writer::Writer;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -98,19 +98,6 @@ impl SqliteStore {
         self.instance
     }
 
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let select_1 = self.read(|conn| {
-            Box::pin(async move {
-                sqlx::query("SELECT 1").execute(&mut *conn).await?;
-                Ok(())
-            })
-        });
-        match tokio::time::timeout(PING_TIMEOUT, select_1).await {
-            Ok(r) => r,
-            Err(_) => Err(StoreError::Unavailable("ping timed out".into())),
-        }
-    }
-
     pub fn stats(&self) -> StoreStats {
         use std::sync::atomic::Ordering;
         let s = &self.writer.stats;
@@ -153,24 +140,6 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn enrolment_token(
-        &self,
-        digest: &TokenDigest,
-    ) -> Result<EnrolmentToken, StoreError> {
-        let digest = digest.as_bytes().to_vec();
-        let row: Option<TokenRow> = self
-            .read(|conn| {
-                Box::pin(async move {
-                    Ok(sqlx::query_as(tokens::SELECT_BY_DIGEST)
-                        .bind(digest.as_slice())
-                        .fetch_optional(&mut *conn)
-                        .await?)
-                })
-            })
-            .await?;
-        tokens::from_row(row.ok_or(StoreError::NotFound)?)
-    }
-
     pub async fn consume_enrolment_token(
         &self,
         digest: &TokenDigest,
@@ -200,19 +169,6 @@ impl SqliteStore {
             })
         })
         .await?
-    }
-
-    pub async fn bootstrap_completed(&self) -> Result<bool, StoreError> {
-        let (n,): (i64,) = self
-            .read(|conn| {
-                Box::pin(async move {
-                    Ok(sqlx::query_as(tokens::BOOTSTRAP_COMPLETED)
-                        .fetch_one(&mut *conn)
-                        .await?)
-                })
-            })
-            .await?;
-        Ok(n > 0)
     }
 }
 
