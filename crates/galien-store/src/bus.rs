@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use galien_core::ids::NodeId;
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
-
-use crate::pool::Pool;
 use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::StoreError;
+use crate::pool::Pool;
 
 /// Largest serialized event accepted (PostgreSQL's NOTIFY limit is 8000 bytes).
 pub const MAX_EVENT_BYTES: usize = 7000;

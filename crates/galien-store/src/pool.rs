@@ -75,6 +75,20 @@ struct Pooled<C> {
     used: Instant,
 }
 
+/// Takes one from the count of open connections when dropped armed.
+struct Gone<'a> {
+    open: &'a AtomicU32,
+    armed: bool,
+}
+
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.open.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 struct Inner<C> {
     idle: Mutex<Vec<Pooled<C>>>,
     slots: Arc<Semaphore>,
@@ -125,13 +139,19 @@ impl<C: Connection + 'static> Inner<C> {
                 self.retire(pooled.conn);
                 continue;
             }
-            if pooled.used.elapsed() >= self.settings.check_after_idle
-                && let Err(e) = pooled.conn.ping().await
-            {
-                tracing::info!(error = %StoreError::from(e), "an idle connection failed its check; opening another");
-                self.open.fetch_sub(1, Ordering::SeqCst);
-                drop(pooled);
-                continue;
+            if pooled.used.elapsed() >= self.settings.check_after_idle {
+                // Counted gone unless the check passes: a caller that gives up during the ping
+                // (its acquire timed out, its client left) drops the connection with it.
+                let mut gone = Gone {
+                    open: &self.open,
+                    armed: true,
+                };
+                if let Err(e) = pooled.conn.ping().await {
+                    tracing::info!(error = %StoreError::from(e), "an idle connection failed its check; opening another");
+                    drop(pooled);
+                    continue;
+                }
+                gone.armed = false;
             }
             return Ok(pooled);
         }
@@ -545,6 +565,39 @@ mod tests {
         let after = pid(unchecked.clone()).await.unwrap();
         assert_ne!(after, before);
         unchecked.close().await;
+    }
+
+    /// A caller that gives up while an idle connection is being checked (here: the server process
+    /// is stopped, so the ping hangs until the acquire timeout) leaves the count of open
+    /// connections true, and the pool opens a fresh connection afterwards.
+    #[tokio::test]
+    async fn a_check_abandoned_half_way_leaves_the_count_true() {
+        let pool = pg_pool(PoolSettings {
+            check_after_idle: Duration::ZERO,
+            ..PoolSettings::new(1, Duration::from_millis(500))
+        })
+        .await;
+        let stuck = pid(pool.clone()).await.unwrap();
+        let signal = |sig: &str| {
+            let status = std::process::Command::new("kill")
+                .args([sig, &stuck.to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success(), "kill {sig} {stuck}");
+        };
+        signal("-STOP");
+        let gave_up = pid(pool.clone()).await;
+        // The abandoned connection's socket is closed: the server process ends once it runs again.
+        signal("-CONT");
+        assert!(
+            matches!(&gave_up, Err(StoreError::Unavailable(m)) if m.contains("timed out")),
+            "{gave_up:?}"
+        );
+        assert_eq!(pool.size(), 0, "the abandoned connection is counted gone");
+        let fresh = pid(pool.clone()).await.unwrap();
+        assert_ne!(fresh, stuck);
+        assert_eq!(pool.size(), 1);
+        pool.close().await;
     }
 
     #[tokio::test]

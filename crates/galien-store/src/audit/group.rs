@@ -13,11 +13,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use galien_core::audit::AuditEvent;
 use sqlx::{Connection, PgConnection};
-
-use crate::pool::Pool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
+use crate::pool::Pool;
 use crate::queue::Queue;
 
 /// Records to append, in order, and who waits for the seq of the last one.
