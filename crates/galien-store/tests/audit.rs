@@ -143,6 +143,7 @@ both_backends!(
     trace_02_grouped_appends_keep_each_callers_records_together_and_a_bad_one_fails_alone,
     trace_02_checkpoints_extend_incrementally_and_match_the_merkle_root,
     trace_01_events_are_searchable_by_user_patient_action_period,
+    trace_05_patients_reached_by_a_user_before_a_record_since_a_time,
     trace_07_purge_removes_old_records_and_the_rest_still_verifies,
     trace_07_purge_marker_cannot_be_forged_or_bypassed,
 );
@@ -952,4 +953,72 @@ async fn trace_07_purge_marker_cannot_be_forged_or_bypassed(ctx: &Ctx) {
     let report = ctx.verify(&store).await;
     assert_problem(&report, 10, ProblemKind::BadCheckpointSignature);
     store.close().await;
+}
+
+/// What the anomaly scanner reads of a user it knows nothing of yet (TRACE-5): the distinct patients
+/// they reached successfully with the given actions, since a time, before a record, each with the
+/// latest such access.
+async fn trace_05_patients_reached_by_a_user_before_a_record_since_a_time(ctx: &Ctx) {
+    let store = ctx.open().await;
+    let (alice, bob) = (user(1), user(2));
+    let (p1, p2, p3, p4) = (patient(1), patient(2), patient(3), patient(4));
+    let mut denied = event(25, Some(alice), Some(p4), AuditAction::RecordRead);
+    denied.outcome = Outcome::Denied;
+    let plan = [
+        event(0, Some(alice), Some(p1), AuditAction::RecordRead), // 1: before `since`
+        event(10, Some(alice), Some(p2), AuditAction::RecordWrite), // 2
+        event(20, Some(alice), Some(p2), AuditAction::RecordRead), // 3: p2's latest
+        event(21, Some(bob), Some(p3), AuditAction::RecordRead),  // 4: another user
+        event(22, Some(alice), Some(p3), AuditAction::AccessDenied), // 5: not an access
+        denied,                                                   // 6: refused
+        event(30, Some(alice), Some(p1), AuditAction::RecordExport), // 7: p1 again
+        event(40, Some(alice), Some(p4), AuditAction::RecordRead), // 8: at the cut
+    ];
+    for e in &plan {
+        store.append_audit(e).await.unwrap();
+    }
+    let actions = [
+        AuditAction::RecordRead,
+        AuditAction::RecordWrite,
+        AuditAction::RecordExport,
+    ];
+    let since = T0 + Duration::minutes(5);
+    let mut reached = store
+        .audit_patients_reached(alice, &actions, since, 8)
+        .await
+        .unwrap();
+    reached.sort();
+    let mut expected = vec![
+        (p2, T0 + Duration::minutes(20)),
+        (p1, T0 + Duration::minutes(30)),
+    ];
+    expected.sort();
+    assert_eq!(reached, expected);
+    // One record later, the patient of record 8 counts; exports not asked for, p1's last access is
+    // the one before `since`, which does not count.
+    let mut reached = store
+        .audit_patients_reached(alice, &actions[..2], since, 9)
+        .await
+        .unwrap();
+    reached.sort();
+    let mut expected = vec![
+        (p2, T0 + Duration::minutes(20)),
+        (p4, T0 + Duration::minutes(40)),
+    ];
+    expected.sort();
+    assert_eq!(reached, expected);
+    assert!(
+        store
+            .audit_patients_reached(bob, &actions, since, 4)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .audit_patients_reached(alice, &[], since, 9)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

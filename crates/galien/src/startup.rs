@@ -417,11 +417,12 @@ impl Server {
             let every = self.scan_every;
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
+                let mut scanner = galien_app::compliance::anomaly::Scanner::new();
                 loop {
                     tick.tick().await;
                     // Catch up in batches, then wait for the next tick.
                     loop {
-                        match galien_app::compliance::anomaly::scan(&app, 500).await {
+                        match scanner.scan(&app, 500).await {
                             Ok(opened) => {
                                 if opened > 0 {
                                     tracing::warn!(

@@ -14,7 +14,7 @@ use galien_app::patients::clinical;
 use galien_core::ErrorCode;
 use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceRef, Source};
 use galien_core::identity::Role;
-use galien_core::ids::AuditEventId;
+use galien_core::ids::{AuditEventId, PatientId, UserId};
 use galien_store::{Backend, IncidentStatus, Severity};
 use time::Duration;
 
@@ -107,6 +107,128 @@ fn failed_login(w: &World, account: &str, ip: &str, minutes: i64) -> AuditEvent 
         },
         reason: Some("AUTH-BAD-CREDENTIALS".into()),
     }
+}
+
+/// A successful read of `patient`'s record by `user`, `seconds` after T0 (working hours).
+fn record_read(w: &World, user: UserId, patient: PatientId, seconds: i64) -> AuditEvent {
+    let at = T0 + Duration::seconds(seconds);
+    AuditEvent {
+        id: AuditEventId::generate(at, w.app.entropy.as_ref()),
+        at,
+        actor: AuditActor {
+            user: Some(user),
+            role: Some(Role::Medecin),
+            assurance: Some(galien_core::identity::Assurance::TwoFactors),
+            client: None,
+        },
+        action: AuditAction::RecordRead,
+        outcome: Outcome::Success,
+        resource: Some(ResourceRef {
+            kind: "patient_record".into(),
+            id: patient.to_string(),
+        }),
+        patient: Some(patient),
+        purpose: Some("care".into()),
+        emergency: false,
+        source: Source::default(),
+        reason: None,
+    }
+}
+
+fn some_id() -> uuid::Uuid {
+    uuid::Uuid::new_v4()
+}
+
+async fn many_patients_incidents(w: &World) -> usize {
+    w.app
+        .store
+        .incidents()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|i| i.rule.as_deref() == Some("many_patients"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace5_many_patients_counts_every_record_of_a_busy_window() {
+    // A user who read one record 1,100 times in the window, then others: every record of the
+    // window counts, not only its first thousand.
+    let w = world(Backend::Postgres).await;
+    let threshold = i64::from(w.app.settings.anomaly.many_patients);
+    let user = UserId::from_uuid(some_id());
+    let busy = PatientId::from_uuid(some_id());
+    let mut scanner = anomaly::Scanner::new();
+    let burst: Vec<_> = (0..1100).map(|_| record_read(&w, user, busy, 1)).collect();
+    w.app.store.append_audit_all(burst).await.unwrap();
+    // One below the threshold: nothing.
+    let others: Vec<_> = (0..threshold - 2)
+        .map(|i| record_read(&w, user, PatientId::from_uuid(some_id()), 60 + i))
+        .collect();
+    w.app.store.append_audit_all(others).await.unwrap();
+    let head = w.app.store.audit_head().await.unwrap().unwrap().0;
+    while w.app.store.anomaly_cursor().await.unwrap() < head {
+        assert_eq!(scanner.scan(&w.app, 500).await.unwrap(), 0);
+    }
+    assert_eq!(many_patients_incidents(&w).await, 0);
+    // The threshold, within the window: one incident, found by the scanner kept since.
+    let last = record_read(&w, user, PatientId::from_uuid(some_id()), 300);
+    w.app.store.append_audit(&last).await.unwrap();
+    assert_eq!(scanner.scan(&w.app, 500).await.unwrap(), 1);
+    assert_eq!(many_patients_incidents(&w).await, 1);
+    // A scanner that knows nothing reads the window from the trail and finds the same.
+    let again = record_read(&w, user, PatientId::from_uuid(some_id()), 301);
+    w.app.store.append_audit(&again).await.unwrap();
+    let mut fresh = anomaly::Scanner::new();
+    assert_eq!(fresh.scan(&w.app, 500).await.unwrap(), 0, "already open");
+    assert_eq!(many_patients_incidents(&w).await, 1);
+    // Outside the window, the old patients no longer count.
+    let later = record_read(&w, user, PatientId::from_uuid(some_id()), 300 + 60 * 11 + 1);
+    w.app.store.append_audit(&later).await.unwrap();
+    w.clock.advance(Duration::minutes(30));
+    let cursor = w.app.store.anomaly_cursor().await.unwrap();
+    let mut cold = anomaly::Scanner::new();
+    cold.scan(&w.app, 500).await.unwrap();
+    assert_eq!(w.app.store.anomaly_cursor().await.unwrap(), cursor + 1);
+    assert_eq!(many_patients_incidents(&w).await, 1);
+    w.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace5_a_kept_scanner_counts_the_records_another_node_scanned() {
+    let w = world(Backend::Sqlite).await;
+    let threshold = i64::from(w.app.settings.anomaly.many_patients);
+    let user = UserId::from_uuid(some_id());
+    let reads = |from: i64, n: i64| -> Vec<AuditEvent> {
+        (from..from + n)
+            .map(|i| record_read(&w, user, PatientId::from_uuid(some_id()), i))
+            .collect()
+    };
+    let (ours, theirs) = (threshold / 2, threshold / 4);
+    let mut this_node = anomaly::Scanner::new();
+    let mut other_node = anomaly::Scanner::new();
+    w.app.store.append_audit_all(reads(0, ours)).await.unwrap();
+    this_node.scan(&w.app, 500).await.unwrap();
+    // The other node scans the next records…
+    w.app
+        .store
+        .append_audit_all(reads(100, theirs))
+        .await
+        .unwrap();
+    other_node.scan(&w.app, 500).await.unwrap();
+    // …and this one the rest: one below the threshold, then the threshold.
+    let rest = threshold - ours - theirs;
+    w.app
+        .store
+        .append_audit_all(reads(200, rest - 1))
+        .await
+        .unwrap();
+    this_node.scan(&w.app, 500).await.unwrap();
+    assert_eq!(many_patients_incidents(&w).await, 0);
+    w.app.store.append_audit_all(reads(300, 1)).await.unwrap();
+    assert_eq!(this_node.scan(&w.app, 500).await.unwrap(), 1);
+    assert_eq!(many_patients_incidents(&w).await, 1);
+    w.server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

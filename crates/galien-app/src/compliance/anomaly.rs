@@ -12,10 +12,20 @@
 //! An incident is not opened twice for the same rule and subject while one is open within the
 //! rule's window. The scan claims each range of the trail with compare-and-set, so several nodes
 //! share the work.
+//!
+//! A node keeps one [`Scanner`] between scans: it remembers, user by user, the patients reached
+//! within the `many_patients` window as of the last record it scanned, so each record costs a few
+//! map operations instead of a read of the user's recent trail. A user it knows nothing of yet (at
+//! start-up, or after another node scanned part of the trail) is read once from the trail, with
+//! one grouped query. And it does not ask the store again, for a minute, to open an incident that
+//! it has just found open: a médecin on night duty reaches records outside working hours all
+//! night long, and each of those records would otherwise cost a write transaction.
 
 use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceRef, Source};
-use galien_core::ids::AuditEventId;
+use galien_core::ids::{AuditEventId, PatientId, UserId};
 use galien_store::{AuditFilter, NewIncident, Severity};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use time::{Duration, OffsetDateTime, UtcOffset};
 use uuid::Uuid;
 
@@ -72,17 +82,21 @@ pub struct Finding {
     pub window: Duration,
 }
 
+/// The actions that reach a patient's health data (`many_patients`, `off_hours`).
+const HEALTH_ACCESS: [AuditAction; 4] = [
+    AuditAction::RecordRead,
+    AuditAction::RecordWrite,
+    AuditAction::RecordExport,
+    AuditAction::RecordPrint,
+];
+
 fn is_health_access(e: &AuditEvent) -> bool {
-    e.patient.is_some()
-        && e.outcome == Outcome::Success
-        && matches!(
-            e.action,
-            AuditAction::RecordRead
-                | AuditAction::RecordWrite
-                | AuditAction::RecordExport
-                | AuditAction::RecordPrint
-        )
+    e.patient.is_some() && e.outcome == Outcome::Success && HEALTH_ACCESS.contains(&e.action)
 }
+
+/// How long a scanner takes an incident it raised (opened, or found open) to be still open, and
+/// opens none for the same rule and subject: a closed incident is noticed within this delay.
+const RAISED_TRUSTED_FOR: Duration = Duration::minutes(1);
 
 async fn window_events(
     app: &App,
@@ -101,77 +115,173 @@ async fn window_events(
         .collect())
 }
 
-/// The rules that fire on `e`, given the trail before it.
-pub async fn check(
+/// The anomaly scanner of one node (see the module's documentation). A new one knows nothing and
+/// reads what it needs from the trail; the findings are the same, only faster when it is kept.
+#[derive(Debug, Default)]
+pub struct Scanner {
+    /// The last record that `reached` accounts for; `None` before a scan has completed.
+    through: Option<u64>,
+    /// By user: the patients whose records they reached within the `many_patients` window, with
+    /// the time of the latest access. A user absent is read from the trail when next seen.
+    reached: HashMap<UserId, HashMap<PatientId, OffsetDateTime>>,
+    /// By (rule, subject): until when an incident raised for it is taken to be still open.
+    raised: HashMap<(&'static str, String), OffsetDateTime>,
+}
+
+impl Scanner {
+    /// A scanner that knows nothing yet.
+    pub fn new() -> Scanner {
+        Scanner::default()
+    }
+
+    /// Reads the audit trail from the scan cursor (at most `max_events`), runs the rules, opens
+    /// the incidents, then moves the cursor. Returns how many incidents were opened.
+    pub async fn scan(&mut self, app: &App, max_events: u32) -> Result<u32, AppError> {
+        let rules = &app.settings.anomaly;
+        let from = app.store.anomaly_cursor().await?;
+        if self.through.take() != Some(from) {
+            // A first scan, or another node scanned part of the trail meanwhile: what is
+            // remembered no longer accounts for every record up to the cursor.
+            self.reached.clear();
+        }
+        let events = app
+            .store
+            .audit_events(&AuditFilter {
+                after_seq: Some(from),
+                limit: Some(max_events.clamp(1, 1000)),
+                ..AuditFilter::default()
+            })
+            .await?;
+        let Some(last) = events.last() else {
+            self.through = Some(from);
+            return Ok(0);
+        };
+        let (last, latest) = (last.seq, last.event.at);
+        let now = app.clock.now();
+        self.raised.retain(|_, until| *until > now);
+        let mut opened = 0;
+        for stored in &events {
+            for finding in self.check(app, rules, stored.seq, &stored.event).await? {
+                let key = (finding.rule, finding.subject.clone());
+                if self.raised.get(&key).is_some_and(|until| now < *until) {
+                    continue;
+                }
+                if raise(app, &finding, now).await? {
+                    opened += 1;
+                }
+                self.raised.insert(key, now + RAISED_TRUSTED_FOR);
+            }
+        }
+        // What is older than two windows behind the newest record can no longer count.
+        let horizon = latest - rules.many_patients_window * 2;
+        self.reached.retain(|_, patients| {
+            patients.retain(|_, at| *at >= horizon);
+            !patients.is_empty()
+        });
+        self.through = Some(last);
+        // Another node may have scanned the same range meanwhile; incidents are deduplicated anyway.
+        app.store.claim_anomaly_range(from, last).await?;
+        Ok(opened)
+    }
+
+    /// How many distinct patients `user` reached within the window ending at `e` (record `seq`),
+    /// `e` included.
+    async fn patients_reached(
+        &mut self,
+        app: &App,
+        rules: &AnomalySettings,
+        user: UserId,
+        seq: u64,
+        e: &AuditEvent,
+        patient: PatientId,
+    ) -> Result<usize, AppError> {
+        let since = e.at - rules.many_patients_window;
+        let patients = match self.reached.entry(user) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(unknown) => {
+                let before = app
+                    .store
+                    .audit_patients_reached(user, &HEALTH_ACCESS, since, seq)
+                    .await?;
+                unknown.insert(before.into_iter().collect())
+            }
+        };
+        let latest = patients.entry(patient).or_insert(e.at);
+        *latest = (*latest).max(e.at);
+        patients.retain(|_, at| *at >= since);
+        Ok(patients.len())
+    }
+
+    /// The rules that fire on `e` (record `seq`), given the trail before it.
+    async fn check(
+        &mut self,
+        app: &App,
+        rules: &AnomalySettings,
+        seq: u64,
+        e: &AuditEvent,
+    ) -> Result<Vec<Finding>, AppError> {
+        let mut out = Vec::new();
+        if e.action == AuditAction::AccessEmergency && e.outcome == Outcome::Success {
+            out.push(Finding {
+                rule: "emergency_access",
+                subject: format!("event:{}", e.id),
+                finding: format!(
+                    "Accès d'urgence ouvert par l'utilisateur {} au dossier {} : à revoir.",
+                    e.actor.user.map_or("?".into(), |u| u.to_string()),
+                    e.patient.map_or("?".into(), |p| p.to_string())
+                ),
+                severity: Severity::Medium,
+                window: Duration::days(1),
+            });
+        }
+        if is_health_access(e)
+            && let (Some(user), Some(patient)) = (e.actor.user, e.patient)
+        {
+            let local = e.at.to_offset(rules.utc_offset);
+            let hour = local.hour();
+            let (start, end) = rules.working_hours;
+            if hour < start || hour >= end {
+                out.push(Finding {
+                    rule: "off_hours",
+                    subject: format!("user:{user}"),
+                    finding: format!(
+                        "Accès à des données de santé à {:02}:{:02} (heure locale), hors des heures ouvrées {start}h–{end}h, par l'utilisateur {user}.",
+                        hour,
+                        local.minute()
+                    ),
+                    severity: Severity::Low,
+                    window: Duration::hours(12),
+                });
+            }
+            let reached = self
+                .patients_reached(app, rules, user, seq, e, patient)
+                .await?;
+            if reached >= usize::try_from(rules.many_patients).unwrap_or(usize::MAX) {
+                out.push(Finding {
+                    rule: "many_patients",
+                    subject: format!("user:{user}"),
+                    finding: format!(
+                        "L'utilisateur {user} a ouvert {reached} dossiers de patients distincts en {} minutes (seuil {}).",
+                        rules.many_patients_window.whole_minutes(),
+                        rules.many_patients
+                    ),
+                    severity: Severity::High,
+                    window: rules.many_patients_window,
+                });
+            }
+        }
+        out.extend(burst_findings(app, rules, e).await?);
+        Ok(out)
+    }
+}
+
+/// The rules on rare events (failed sign-ins, exports), which read the trail of their window.
+async fn burst_findings(
     app: &App,
     rules: &AnomalySettings,
     e: &AuditEvent,
 ) -> Result<Vec<Finding>, AppError> {
     let mut out = Vec::new();
-    if e.action == AuditAction::AccessEmergency && e.outcome == Outcome::Success {
-        out.push(Finding {
-            rule: "emergency_access",
-            subject: format!("event:{}", e.id),
-            finding: format!(
-                "Accès d'urgence ouvert par l'utilisateur {} au dossier {} : à revoir.",
-                e.actor.user.map_or("?".into(), |u| u.to_string()),
-                e.patient.map_or("?".into(), |p| p.to_string())
-            ),
-            severity: Severity::Medium,
-            window: Duration::days(1),
-        });
-    }
-    if is_health_access(e)
-        && let Some(user) = e.actor.user
-    {
-        let local = e.at.to_offset(rules.utc_offset);
-        let hour = local.hour();
-        let (start, end) = rules.working_hours;
-        if hour < start || hour >= end {
-            out.push(Finding {
-                rule: "off_hours",
-                subject: format!("user:{user}"),
-                finding: format!(
-                    "Accès à des données de santé à {:02}:{:02} (heure locale), hors des heures ouvrées {start}h–{end}h, par l'utilisateur {user}.",
-                    hour,
-                    local.minute()
-                ),
-                severity: Severity::Low,
-                window: Duration::hours(12),
-            });
-        }
-        let recent = window_events(
-            app,
-            AuditFilter {
-                user: Some(user),
-                from: Some(e.at - rules.many_patients_window),
-                ..AuditFilter::default()
-            },
-            e.at,
-        )
-        .await?;
-        let mut patients: Vec<_> = recent
-            .iter()
-            .filter(|x| is_health_access(x))
-            .filter_map(|x| x.patient)
-            .collect();
-        patients.sort();
-        patients.dedup();
-        if patients.len() >= usize::try_from(rules.many_patients).unwrap_or(usize::MAX) {
-            out.push(Finding {
-                rule: "many_patients",
-                subject: format!("user:{user}"),
-                finding: format!(
-                    "L'utilisateur {user} a ouvert {} dossiers de patients distincts en {} minutes (seuil {}).",
-                    patients.len(),
-                    rules.many_patients_window.whole_minutes(),
-                    rules.many_patients
-                ),
-                severity: Severity::High,
-                window: rules.many_patients_window,
-            });
-        }
-    }
     if e.action == AuditAction::AuthLoginFailed {
         let recent = window_events(
             app,
@@ -322,33 +432,8 @@ pub async fn raise(app: &App, f: &Finding, at: OffsetDateTime) -> Result<bool, A
     Ok(opened)
 }
 
-/// Reads the audit trail from the scan cursor (at most `max_events`), runs the rules, opens the
-/// incidents, then moves the cursor. Returns how many incidents were opened.
+/// One scan by a scanner that knows nothing yet (see [`Scanner::scan`]): the same incidents as a
+/// kept scanner would open, each user's window read from the trail.
 pub async fn scan(app: &App, max_events: u32) -> Result<u32, AppError> {
-    let rules = &app.settings.anomaly;
-    let from = app.store.anomaly_cursor().await?;
-    let events = app
-        .store
-        .audit_events(&AuditFilter {
-            after_seq: Some(from),
-            limit: Some(max_events.clamp(1, 1000)),
-            ..AuditFilter::default()
-        })
-        .await?;
-    let Some(last) = events.last().map(|e| e.seq) else {
-        return Ok(0);
-    };
-    let now = app.clock.now();
-    let mut opened = 0;
-    for stored in &events {
-        let e = &stored.event;
-        for finding in check(app, rules, e).await? {
-            if raise(app, &finding, now).await? {
-                opened += 1;
-            }
-        }
-    }
-    // Another node may have scanned the same range meanwhile; incidents are deduplicated anyway.
-    app.store.claim_anomaly_range(from, last).await?;
-    Ok(opened)
+    Scanner::new().scan(app, max_events).await
 }

@@ -50,8 +50,8 @@ macro_rules! audit_dialect {
         use galien_core::audit::AuditEvent;
 
         use crate::StoreError;
+        use crate::audit::NewRecord;
         use crate::audit::dialect::{self as sql, CheckpointRow, RecordRow};
-        use crate::audit::{NewRecord, SearchQuery, SearchRow};
 
         /// Appends `event` to the chain inside the caller's open transaction on `conn`, so that a
         /// change and the trace that allows it commit together. Returns the record's seq.
@@ -159,21 +159,6 @@ macro_rules! audit_dialect {
                 .bind(row.0)
                 .fetch_one(&mut *conn)
                 .await?)
-        }
-
-        pub(crate) async fn search(
-            conn: &mut $conn,
-            q: SearchQuery,
-        ) -> Result<Vec<SearchRow>, StoreError> {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(q.sql));
-            for p in q.params {
-                query = match p {
-                    crate::audit::Param::Uuid(u) => query.bind(u),
-                    crate::audit::Param::Int(i) => query.bind(i),
-                    crate::audit::Param::Text(t) => query.bind(t),
-                };
-            }
-            Ok(query.fetch_all(&mut *conn).await?)
         }
     };
 }

@@ -258,8 +258,20 @@ impl Store {
         &self,
         filter: &AuditFilter,
     ) -> Result<Vec<StoredAuditEvent>, StoreError> {
-        let query = filter.query()?;
-        let rows = on_conn!(self, d, c => d::search(c, query).await)?;
+        let SearchQuery { sql, params } = filter.query()?;
+        // A read like any other, on a read connection: one snapshot of a gapless prefix of the chain
+        // (appends commit in seq order on both engines), without holding up the writer.
+        let rows: Vec<SearchRow> = crate::patients::read_only!(self, |conn| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for p in params {
+                query = match p {
+                    Param::Uuid(u) => query.bind(u),
+                    Param::Int(i) => query.bind(i),
+                    Param::Text(t) => query.bind(t),
+                };
+            }
+            Ok::<_, StoreError>(query.fetch_all(&mut *conn).await?)
+        })?;
         rows.into_iter()
             .map(|(seq, canonical, hash)| {
                 let event = decode_canonical(&canonical).map_err(|e| {
@@ -272,6 +284,53 @@ impl Store {
                     event,
                     hash: to_hash(&hash, seq)?,
                 })
+            })
+            .collect()
+    }
+
+    /// The patients whose records `user` reached with one of `actions`, successfully, at or after
+    /// `since`, in the records before `before_seq`; each with the time of the latest such record.
+    /// What the anomaly scanner needs of the trail before the point where it starts counting.
+    pub async fn audit_patients_reached(
+        &self,
+        user: UserId,
+        actions: &[AuditAction],
+        since: OffsetDateTime,
+        before_seq: u64,
+    ) -> Result<Vec<(PatientId, OffsetDateTime)>, StoreError> {
+        if actions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let before = i64::try_from(before_seq)
+            .map_err(|_| StoreError::Other("before_seq out of range".into()))?;
+        let list = (0..actions.len())
+            .map(|i| format!("${}", i + 5))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT patient, MAX(at) FROM audit_events WHERE actor_user = $1 AND at >= $2 \
+             AND seq < $3 AND outcome = $4 AND patient IS NOT NULL AND action IN ({list}) \
+             GROUP BY patient"
+        );
+        let since = to_micros(since);
+        let names: Vec<&'static str> = actions.iter().map(|a| a.as_str()).collect();
+        let success = galien_core::audit::Outcome::Success.as_str();
+        let rows: Vec<(uuid::Uuid, i64)> = crate::patients::read_only!(self, |conn| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(user.as_uuid())
+                .bind(since)
+                .bind(before)
+                .bind(success);
+            for name in names {
+                query = query.bind(name);
+            }
+            Ok::<_, StoreError>(query.fetch_all(&mut *conn).await?)
+        })?;
+        rows.into_iter()
+            .map(|(patient, at)| {
+                let at = galien_core::audit::from_micros(at)
+                    .ok_or_else(|| StoreError::Other(format!("audit time {at} out of range")))?;
+                Ok((PatientId::from_uuid(patient), at))
             })
             .collect()
     }
