@@ -35,8 +35,7 @@ const MAX_LIMIT: u32 = 1000;
 /// Runs `$body` on a connection of this store's engine, inside a write transaction (SQLite: the
 /// group-committing writer; PostgreSQL: a pooled connection), with `$d` naming the dialect module.
 ///
-/// Reads go through it too: the backends keep their read pools private, and on SQLite the writer is
-/// what serialises the chain. Scans are paged so writers are never held up for long.
+/// Reads of the trail go through `on_read!` instead.
 macro_rules! on_conn {
     ($store:expr, $d:ident, $c:ident => $body:expr) => {
         match &*$store.inner {
@@ -47,6 +46,25 @@ macro_rules! on_conn {
             Imp::Postgres(s) => {
                 use self::postgres as $d;
                 s.write(move |$c| Box::pin(async move { $body })).await
+            }
+        }
+    };
+}
+
+/// Runs `$body` on a read connection of this store's engine, with `$d` naming the dialect module:
+/// what is committed, in one snapshot, without holding up the writer. Appends commit in seq order
+/// on both engines, so a snapshot holds a gapless prefix of the chain. (On SQLite the writer would
+/// also show the records of its batch not committed yet, which may still roll back.)
+macro_rules! on_read {
+    ($store:expr, $d:ident, $c:ident => $body:expr) => {
+        match &*$store.inner {
+            Imp::Sqlite(s) => {
+                use self::sqlite as $d;
+                s.read(move |$c| Box::pin(async move { $body })).await
+            }
+            Imp::Postgres(s) => {
+                use self::postgres as $d;
+                s.read(move |$c| Box::pin(async move { $body })).await
             }
         }
     };
@@ -248,7 +266,7 @@ impl Store {
 
     /// The newest record's seq and hash, or `None` for an empty trail.
     pub async fn audit_head(&self) -> Result<Option<(u64, Hash)>, StoreError> {
-        let head = on_conn!(self, d, c => d::head(c).await)?;
+        let head = on_read!(self, d, c => d::head(c).await)?;
         head.map(|(seq, hash)| Ok((to_u64(seq)?, to_hash(&hash, seq)?)))
             .transpose()
     }
@@ -337,7 +355,7 @@ impl Store {
 
     /// The newest signed checkpoint, if any.
     pub async fn latest_checkpoint(&self) -> Result<Option<SignedTreeHead>, StoreError> {
-        let row = on_conn!(self, d, c => d::latest_checkpoint(c).await)?;
+        let row = on_read!(self, d, c => d::latest_checkpoint(c).await)?;
         Ok(row.map(Checkpoint::from_row).transpose()?.map(|c| c.signed))
     }
 
@@ -351,7 +369,7 @@ impl Store {
         key: &AuditSigningKey,
         now: OffsetDateTime,
     ) -> Result<SignedTreeHead, StoreError> {
-        let latest = on_conn!(self, d, c => d::latest_checkpoint(c).await)?
+        let latest = on_read!(self, d, c => d::latest_checkpoint(c).await)?
             .map(Checkpoint::from_row)
             .transpose()?;
         let target = self.audit_head().await?.map_or(0, |(seq, _)| seq);
@@ -379,7 +397,7 @@ impl Store {
         while range.size() < target {
             let after = to_i64(range.size())?;
             let limit = PAGE_SIZE.min(to_i64(target - range.size())?);
-            let rows = on_conn!(self, d, c => d::page(c, after, limit).await)?;
+            let rows = on_read!(self, d, c => d::page(c, after, limit).await)?;
             if rows.is_empty() {
                 return Err(broken(range.size() + 1));
             }
@@ -415,7 +433,7 @@ impl Store {
 
     async fn record_hash_at(&self, seq: u64) -> Result<Hash, StoreError> {
         let after = to_i64(seq)? - 1;
-        let rows = on_conn!(self, d, c => d::page(c, after, 1).await)?;
+        let rows = on_read!(self, d, c => d::page(c, after, 1).await)?;
         match rows.into_iter().next() {
             Some(row) if row.0 == after + 1 => to_hash(&row.9, row.0),
             // Record `seq` was purged: its hash is kept by the signed marker.
@@ -433,12 +451,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<dialect::RecordRow>, StoreError> {
         let after = to_i64(after)?;
-        on_conn!(self, d, c => d::page(c, after, limit).await)
+        on_read!(self, d, c => d::page(c, after, limit).await)
     }
 
     /// Every checkpoint, smallest first.
     pub(crate) async fn audit_checkpoints_raw(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        let rows = on_conn!(self, d, c => d::checkpoints(c).await)?;
+        let rows = on_read!(self, d, c => d::checkpoints(c).await)?;
         rows.into_iter().map(Checkpoint::from_row).collect()
     }
 }
