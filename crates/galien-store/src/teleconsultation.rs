@@ -237,6 +237,12 @@ pub(crate) const APPOINTMENTS_PART: Part = Part {
 };
 static APPOINTMENTS: LazyLock<String> = LazyLock::new(|| APPOINTMENTS_PART.alone());
 
+/// Appointments in [`APPOINTMENTS_PART`]'s order (the latest first, then by id), when they were
+/// read without it.
+pub(crate) fn appointments_in_order(appointments: &mut [Appointment]) {
+    appointments.sort_by(|a, b| b.scheduled_at.cmp(&a.scheduled_at).then(a.id.cmp(&b.id)));
+}
+
 pub(crate) fn appointment_from_row<R: Cols>(r: &R) -> Result<Appointment, StoreError> {
     Ok(Appointment {
         id: AppointmentId::from_uuid(r.uuid(0)?),

@@ -891,6 +891,37 @@ async fn acc1_acc6_the_summary_reads_only_its_permitted_sections_of_one_patient_
             .unwrap();
         booked.push(id);
     }
+    // Two more members of p's team: one newer than the others, one that left.
+    let member = |user, days| NewCareRelationship {
+        id: CareRelationshipId::from_uuid(Uuid::now_v7()),
+        patient: p,
+        user,
+        kind: CareKind::CareTeam,
+        reference: None,
+        added_by: Some(doctor),
+        since: T0 + Duration::days(days),
+        until: None,
+    };
+    let third = user(&store, "c@chu.fr", Role::Medecin).await;
+    let (newest, left) = (member(other, 2), member(third, 3));
+    let (newest_id, left_id) = (newest.id, left.id);
+    for m in [newest, left] {
+        store
+            .add_care_relationship(g(Action::CareTeamManage, p), m)
+            .await
+            .unwrap();
+    }
+    assert!(
+        store
+            .end_care_relationship(
+                g(Action::CareTeamManage, p),
+                left_id,
+                doctor,
+                T0 + Duration::days(4)
+            )
+            .await
+            .unwrap()
+    );
     let permits = |notes: bool, team: bool, consents: bool| SummaryPermits {
         identity: g(Action::IdentityRead, p),
         notes: notes.then(|| g(Action::RecordRead, p)),
@@ -910,7 +941,15 @@ async fn acc1_acc6_the_summary_reads_only_its_permitted_sections_of_one_patient_
     assert_eq!(notes, [b"note 3", b"note 2", b"note 1"]);
     let team = all.team.unwrap();
     assert!(team.iter().all(|r| r.patient == p));
-    assert_eq!(team.len(), 3, "{team:?}");
+    assert_eq!(team.len(), 5, "{team:?}");
+    // Current members first, the newest first; the one who left last.
+    assert_eq!(team[0].id, newest_id, "{team:?}");
+    assert_eq!(team[4].id, left_id, "{team:?}");
+    assert!(
+        team[1..4]
+            .iter()
+            .all(|r| r.ended_at.is_none() && r.since == T0)
+    );
     let consents = all.consents.unwrap();
     assert_eq!(consents.len(), 2);
     assert!(!consents[0].given && consents[1].given, "newest first");

@@ -209,6 +209,12 @@ pub(super) const TEAM_PART: Part = Part {
 };
 static TEAM: LazyLock<String> = LazyLock::new(|| TEAM_PART.alone());
 
+/// Relationships in [`TEAM_PART`]'s order (those not ended first, then the newest), when they were
+/// read without it.
+pub(super) fn team_in_order(team: &mut [CareRelationship]) {
+    team.sort_by_key(|r| (r.ended_at.is_some(), std::cmp::Reverse(r.since)));
+}
+
 pub(super) fn rel_from_row<R: Cols>(r: &R) -> Result<CareRelationship, StoreError> {
     Ok(CareRelationship {
         id: CareRelationshipId::from_uuid(r.uuid(0)?),

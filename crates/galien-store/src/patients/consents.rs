@@ -96,6 +96,11 @@ pub(super) const CONSENTS_PART: Part = Part {
 };
 static CONSENTS: LazyLock<String> = LazyLock::new(|| CONSENTS_PART.alone());
 
+/// Consents in [`CONSENTS_PART`]'s order, newest first, when they were read without it.
+pub(super) fn consents_in_order(consents: &mut [Consent]) {
+    consents.sort_by_key(|c| std::cmp::Reverse(c.recorded_at));
+}
+
 /// A patient's clinical notes, newest first.
 pub(super) const NOTES_PART: Part = Part {
     columns: "n.id, n.author, u.display_name, n.created_at, n.emergency, n.body",
@@ -106,6 +111,11 @@ pub(super) const NOTES_PART: Part = Part {
     limit: Some(200),
 };
 static NOTES: LazyLock<String> = LazyLock::new(|| NOTES_PART.alone());
+
+/// Notes in [`NOTES_PART`]'s order, newest first, when they were read without it.
+pub(super) fn notes_in_order(notes: &mut [Note]) {
+    notes.sort_by_key(|n| std::cmp::Reverse(n.created_at));
+}
 
 pub(super) fn consent_from_row<R: Cols>(r: &R) -> Result<Consent, StoreError> {
     Ok(Consent {

@@ -5,13 +5,15 @@
 
 use std::sync::LazyLock;
 
-use super::care::{TEAM_PART, rel_from_row};
-use super::consents::{CONSENTS_PART, NOTES_PART, consent_from_row, note_from_row};
+use super::care::{TEAM_PART, rel_from_row, team_in_order};
+use super::consents::{
+    CONSENTS_PART, NOTES_PART, consent_from_row, consents_in_order, note_from_row, notes_in_order,
+};
 use super::records::{PATIENT_PART, from_row};
 use super::{CareRelationship, Consent, Note, SealedPatient, read_only, require};
 use crate::identity::{Cols, Shifted, corrupt};
 use crate::sql::{self, Part};
-use crate::teleconsultation::{APPOINTMENTS_PART, appointment_from_row};
+use crate::teleconsultation::{APPOINTMENTS_PART, appointment_from_row, appointments_in_order};
 use crate::telemonitoring::{ENROLMENT_PART, enrolment_from_row};
 use crate::{Appointment, Enrolment, Store, StoreError};
 use galien_access::{Action, Permit};
@@ -69,7 +71,7 @@ static SUMMARY: LazyLock<String> = LazyLock::new(|| {
     ])
 });
 
-/// Sorts the statement's rows into their sections.
+/// Sorts the statement's rows into their sections, each in its order.
 fn summary_of<R: Cols>(
     rows: &[R],
     notes: bool,
@@ -94,6 +96,11 @@ fn summary_of<R: Cols>(
             _ => a.push(appointment_from_row(&cols)?),
         }
     }
+    // The statement promises no order (see `sql::parts`): each section is put in its own.
+    notes_in_order(&mut n);
+    team_in_order(&mut t);
+    consents_in_order(&mut c);
+    appointments_in_order(&mut a);
     Ok(SummaryRows {
         patient: patient.ok_or(StoreError::NotFound)?,
         notes: notes.then_some(n),
