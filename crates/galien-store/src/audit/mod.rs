@@ -32,22 +32,30 @@ const PAGE_SIZE: i64 = 1000;
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
 
+/// Runs `$body` through `$store`'s engine method `$job` (`read` or `write`), with `$d` naming the
+/// dialect module and `$c` the connection.
+macro_rules! on_dialect {
+    ($store:expr, $job:ident, $d:ident, $c:ident => $body:expr) => {
+        match &*$store.inner {
+            Imp::Sqlite(s) => {
+                use self::sqlite as $d;
+                s.$job(move |$c| Box::pin(async move { $body })).await
+            }
+            Imp::Postgres(s) => {
+                use self::postgres as $d;
+                s.$job(move |$c| Box::pin(async move { $body })).await
+            }
+        }
+    };
+}
+
 /// Runs `$body` on a connection of this store's engine, inside a write transaction (SQLite: the
 /// group-committing writer; PostgreSQL: a pooled connection), with `$d` naming the dialect module.
 ///
 /// Reads of the trail go through `on_read!` instead.
 macro_rules! on_conn {
     ($store:expr, $d:ident, $c:ident => $body:expr) => {
-        match &*$store.inner {
-            Imp::Sqlite(s) => {
-                use self::sqlite as $d;
-                s.write(move |$c| Box::pin(async move { $body })).await
-            }
-            Imp::Postgres(s) => {
-                use self::postgres as $d;
-                s.write(move |$c| Box::pin(async move { $body })).await
-            }
-        }
+        on_dialect!($store, write, $d, $c => $body)
     };
 }
 
@@ -57,16 +65,7 @@ macro_rules! on_conn {
 /// also show the records of its batch not committed yet, which may still roll back.)
 macro_rules! on_read {
     ($store:expr, $d:ident, $c:ident => $body:expr) => {
-        match &*$store.inner {
-            Imp::Sqlite(s) => {
-                use self::sqlite as $d;
-                s.read(move |$c| Box::pin(async move { $body })).await
-            }
-            Imp::Postgres(s) => {
-                use self::postgres as $d;
-                s.read(move |$c| Box::pin(async move { $body })).await
-            }
-        }
+        on_dialect!($store, read, $d, $c => $body)
     };
 }
 
