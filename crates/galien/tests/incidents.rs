@@ -13,7 +13,7 @@ use galien_app::compliance::incidents::{self, IncidentDetails, Qualification};
 use galien_app::patients::clinical;
 use galien_core::ErrorCode;
 use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceRef, Source};
-use galien_core::identity::Role;
+use galien_core::identity::{Actor, Role};
 use galien_core::ids::{AuditEventId, PatientId, UserId};
 use galien_store::{Backend, IncidentStatus, Severity};
 use time::Duration;
@@ -228,6 +228,68 @@ async fn trace5_a_kept_scanner_counts_the_records_another_node_scanned() {
     w.app.store.append_audit_all(reads(300, 1)).await.unwrap();
     assert_eq!(this_node.scan(&w.app, 500).await.unwrap(), 1);
     assert_eq!(many_patients_incidents(&w).await, 1);
+    w.server.stop().await;
+}
+
+async fn off_hours_incidents(w: &World, dpo: &Actor) -> Vec<(uuid::Uuid, IncidentStatus)> {
+    incidents::list(&w.app, dpo)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|v| v.incident.rule.as_deref() == Some("off_hours"))
+        .map(|v| (v.incident.id, v.incident.status))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace5_a_kept_scanner_asks_again_a_minute_after_an_incident_it_raised() {
+    // A médecin on night duty: every record he reaches is off hours. The scanner opens one
+    // incident and does not ask the store again for each record; once the DPO has closed it, the
+    // next off-hours access opens a new one, at most a minute later.
+    let w = world(Backend::Sqlite).await;
+    let dpo = w.person("dpo@chu.fr", Role::Dpo).await;
+    let user = UserId::from_uuid(some_id());
+    let patient = PatientId::from_uuid(some_id());
+    let night = 12 * 3600 + 30 * 60; // 21:30 UTC, 22:30 in Paris.
+    let mut scanner = anomaly::Scanner::new();
+    let night_reads: Vec<_> = (0..50)
+        .map(|i| record_read(&w, user, patient, night + i))
+        .collect();
+    w.app.store.append_audit_all(night_reads).await.unwrap();
+    assert_eq!(scanner.scan(&w.app, 500).await.unwrap(), 1);
+    let first = off_hours_incidents(&w, &dpo).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    // The DPO closes it.
+    let closed = Qualification {
+        status: IncidentStatus::Closed,
+        severity: Severity::Low,
+        details: IncidentDetails::default(),
+        breach_aware_at: None,
+        cnil_notified_at: None,
+        inform_patients: None,
+        patients_informed_at: None,
+    };
+    incidents::qualify(&w.app, &dpo, &ctx(), first[0].0, closed)
+        .await
+        .unwrap();
+    // Within the minute, the scanner trusts what it raised: no new incident yet.
+    w.clock.advance(Duration::seconds(30));
+    let again = record_read(&w, user, patient, night + 100);
+    w.app.store.append_audit(&again).await.unwrap();
+    assert_eq!(scanner.scan(&w.app, 500).await.unwrap(), 0);
+    // After it, the closed incident is seen and a new one opened.
+    w.clock.advance(Duration::seconds(31));
+    let later = record_read(&w, user, patient, night + 200);
+    w.app.store.append_audit(&later).await.unwrap();
+    assert_eq!(scanner.scan(&w.app, 500).await.unwrap(), 1);
+    let now = off_hours_incidents(&w, &dpo).await;
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert_eq!(
+        now.iter()
+            .filter(|(_, s)| *s == IncidentStatus::Closed)
+            .count(),
+        1
+    );
     w.server.stop().await;
 }
 
