@@ -149,7 +149,7 @@ const OBSERVATIONS_PER_INSERT: usize = 64;
 
 /// The multi-row insert of `rows` measurements on `conn`'s engine, returning the ids of those
 /// that were new.
-fn insert_observations_sql<C: crate::sql::Placeholders>(_conn: &C, rows: usize) -> String {
+fn insert_observations_sql<C: crate::sql::Engine>(_conn: &C, rows: usize) -> String {
     format!(
         "INSERT INTO observations (id, patient_id, measure, effective_at, source, value, \
          received_at) VALUES {} ON CONFLICT (patient_id, source, measure, effective_at) \

@@ -25,7 +25,7 @@ pub(crate) const HEAD: &str = "SELECT seq, hash FROM audit_events ORDER BY seq D
 pub(crate) const ROWS_PER_INSERT: usize = 64;
 
 /// `INSERT INTO audit_events (…) VALUES (…), (…)` for `rows` records, parameters in order.
-pub(crate) fn insert_rows<C: crate::sql::Placeholders>(rows: usize) -> String {
+pub(crate) fn insert_rows<C: crate::sql::Engine>(rows: usize) -> String {
     format!(
         "INSERT INTO audit_events \
          (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) VALUES {}",

@@ -12,7 +12,7 @@ use super::consents::{
 use super::records::{PATIENT_PART, from_row};
 use super::{CareRelationship, Consent, Note, SealedPatient, read_only, require};
 use crate::identity::{Cols, Shifted, corrupt};
-use crate::sql::{self, Part};
+use crate::sql::{self, Engine, Part};
 use crate::teleconsultation::{APPOINTMENTS_PART, appointment_from_row, appointments_in_order};
 use crate::telemonitoring::{ENROLMENT_PART, enrolment_from_row};
 use crate::{Appointment, Enrolment, Store, StoreError};
@@ -59,26 +59,46 @@ const PARTS: [&Part; 6] = [
     &APPOINTMENTS_PART,
 ];
 
-/// The statement: `$1` the patient; `$2` notes and enrolment, `$3` team, `$4` consents (booleans).
-static SUMMARY: LazyLock<String> = LazyLock::new(|| {
-    sql::parts(&[
-        (PARTS[0], None),
-        (PARTS[1], Some(2)),
-        (PARTS[2], Some(3)),
-        (PARTS[3], Some(4)),
-        (PARTS[4], Some(2)),
-        (PARTS[5], None),
-    ])
-});
+/// The statement on one engine, and where each part's columns start in its rows.
+struct Statement {
+    /// `$1` the patient; `$2` notes and enrolment, `$3` team, `$4` consents (booleans).
+    sql: String,
+    /// The first column of each part, in the order of [`PARTS`].
+    at: Vec<usize>,
+}
+
+impl Statement {
+    fn new<C: Engine>() -> Self {
+        Statement {
+            sql: sql::parts::<C>(&[
+                (PARTS[0], None),
+                (PARTS[1], Some(2)),
+                (PARTS[2], Some(3)),
+                (PARTS[3], Some(4)),
+                (PARTS[4], Some(2)),
+                (PARTS[5], None),
+            ]),
+            at: sql::offsets::<C>(&PARTS),
+        }
+    }
+
+    /// The statement for the engine of `conn` (it depends only on [`Engine::SHARED_COLUMNS`]).
+    fn of<C: Engine>(_conn: &C) -> &'static Statement {
+        static SHARED: LazyLock<Statement> =
+            LazyLock::new(Statement::new::<sqlx::SqliteConnection>);
+        static TYPED: LazyLock<Statement> = LazyLock::new(Statement::new::<sqlx::PgConnection>);
+        if C::SHARED_COLUMNS { &SHARED } else { &TYPED }
+    }
+}
 
 /// Sorts the statement's rows into their sections, each in its order.
 fn summary_of<R: Cols>(
     rows: &[R],
+    at: &[usize],
     notes: bool,
     team: bool,
     consents: bool,
 ) -> Result<SummaryRows, StoreError> {
-    let at = sql::offsets(&PARTS);
     let mut patient = None;
     let (mut n, mut t, mut c, mut e, mut a) = (vec![], vec![], vec![], None, vec![]);
     for row in rows {
@@ -141,14 +161,15 @@ impl Store {
         // never the data.
         let read = async {
             read_only!(self, |conn| {
-                let rows = sqlx::query(SUMMARY.as_str())
+                let statement = Statement::of(&*conn);
+                let rows = sqlx::query(statement.sql.as_str())
                     .bind(uuid)
                     .bind(notes)
                     .bind(team)
                     .bind(consents)
                     .fetch_all(&mut *conn)
                     .await?;
-                summary_of(&rows, notes, team, consents)
+                summary_of(&rows, &statement.at, notes, team, consents)
             })
         };
         let (rows, traced) = tokio::join!(read, self.append_audit_all(traces));
