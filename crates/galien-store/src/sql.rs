@@ -98,13 +98,25 @@ fn limit_of(limit: Option<u32>) -> String {
     limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
 }
 
+/// A statement of several [`Part`]s, and where each part's columns are in its rows.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    /// The statement.
+    pub(crate) sql: String,
+    /// For each part, in order, the row's column holding each of its columns.
+    pub(crate) columns: Vec<Vec<usize>>,
+}
+
 /// Several parts as one statement, so that they come from one snapshot in one round trip on both
 /// engines. Each row is `(s, columns…)`: `s` is the index of the part it belongs to, and its
-/// columns start at [`offsets`]. On PostgreSQL, a column has one type: each part has its own
-/// columns, and the other parts' are typed `NULL`s. On SQLite ([`Engine::SHARED_COLUMNS`]) every
-/// part starts at column 1 and is padded with `NULL`s to the widest part's width: the rows are a
-/// fifth as wide, and sqlx copies, sends and frees every value of every row (that copying and
-/// freeing, over rows four times wider, took a tenth of the request threads' time). A part with
+/// columns are where [`Parts::columns`] says; the others are `NULL`. The parts share the row's
+/// columns, so that the rows are narrow: every value of every row, `NULL`s included, is copied
+/// and freed by sqlx on SQLite, and set up and sent by PostgreSQL's executor (with each part
+/// owning its own columns, the summary's rows were 54 columns wide; copying and freeing them took a
+/// tenth of the request threads' time on SQLite, building their projections a good part of
+/// PostgreSQL's). On PostgreSQL a column has one type: the parts share the columns of each type
+/// (a part's second `uuid` goes in the row's second `uuid` column). On SQLite, where a value
+/// carries its own type ([`Engine::SHARED_COLUMNS`]), every part starts at column 1. A part with
 /// a flag is read only when the boolean parameter of that number is true.
 ///
 /// The rows come in no promised order: neither engine promises the order of a `UNION ALL`, and
@@ -113,27 +125,56 @@ fn limit_of(limit: Option<u32>) -> String {
 /// written only with its `LIMIT`, to choose the rows kept. (Numbering the rows with `row_number()`
 /// and sorting the whole result gave the order, but the window functions' temporary tables and
 /// the sort took about a third of the read path's time on SQLite.)
-pub(crate) fn parts<C: Engine>(parts: &[(&Part, Option<usize>)]) -> String {
-    let width = parts.iter().map(|(p, _)| p.types.len()).max().unwrap_or(0);
+pub(crate) fn parts<C: Engine>(parts: &[(&Part, Option<usize>)]) -> Parts {
+    // The row's columns after `s`: their type (`None` on SQLite: any).
+    let mut slots: Vec<Option<&str>> = Vec::new();
+    let columns: Vec<Vec<usize>> = parts
+        .iter()
+        .map(|(part, _)| {
+            let mut taken = vec![false; slots.len()];
+            part.types
+                .iter()
+                .map(|&t| {
+                    let wanted = (!C::SHARED_COLUMNS).then_some(t);
+                    let free = slots
+                        .iter()
+                        .zip(&taken)
+                        .position(|(slot, taken)| !taken && *slot == wanted);
+                    let k = free.unwrap_or_else(|| {
+                        slots.push(wanted);
+                        taken.push(false);
+                        slots.len() - 1
+                    });
+                    if let Some(taken) = taken.get_mut(k) {
+                        *taken = true;
+                    }
+                    k + 1
+                })
+                .collect()
+        })
+        .collect();
     let mut sql = String::with_capacity(4096);
-    for (i, (part, flag)) in parts.iter().enumerate() {
+    for (i, ((part, flag), places)) in parts.iter().zip(&columns).enumerate() {
         if i > 0 {
             sql.push_str(" UNION ALL ");
         }
-        let mut columns = Vec::new();
-        if C::SHARED_COLUMNS {
-            columns.push(part.columns.to_owned());
-            columns.extend(std::iter::repeat_n(
-                "NULL".to_owned(),
-                width - part.types.len(),
-            ));
-        } else {
-            for (j, (other, _)) in parts.iter().enumerate() {
-                if j == i {
-                    columns.push(other.columns.to_owned());
-                } else {
-                    columns.extend(other.types.iter().map(|t| format!("CAST(NULL AS {t})")));
-                }
+        let own = split_columns(part.columns);
+        assert_eq!(
+            own.len(),
+            part.types.len(),
+            "a part names as many types as columns: {}",
+            part.columns
+        );
+        let mut select: Vec<String> = slots
+            .iter()
+            .map(|t| match t {
+                Some(t) => format!("CAST(NULL AS {t})"),
+                None => "NULL".to_owned(),
+            })
+            .collect();
+        for (expr, &place) in own.iter().zip(places) {
+            if let Some(slot) = select.get_mut(place - 1) {
+                *slot = (*expr).to_owned();
             }
         }
         let flag = flag.map(|n| format!(" AND ${n}")).unwrap_or_default();
@@ -145,27 +186,30 @@ pub(crate) fn parts<C: Engine>(parts: &[(&Part, Option<usize>)]) -> String {
             sql,
             "SELECT * FROM (SELECT CAST({i} AS BIGINT) AS s, {columns} FROM {from} \
              WHERE ({filter}){flag}{chosen}) AS part{i}",
-            columns = columns.join(", "),
+            columns = select.join(", "),
             from = part.from,
             filter = part.filter,
         );
     }
-    sql
+    Parts { sql, columns }
 }
 
-/// Where each part's columns start in a row of [`parts`] on the engine of connection `C`.
-pub(crate) fn offsets<C: Engine>(parts: &[&Part]) -> Vec<usize> {
-    let mut at = 1;
-    parts
-        .iter()
-        .map(|p| {
-            let start = at;
-            if !C::SHARED_COLUMNS {
-                at += p.types.len();
+/// A list of columns split at its top-level commas (`a.id, COALESCE(a.x, 0)` → two).
+fn split_columns(list: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in list.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(list.get(start..i).unwrap_or_default().trim());
+                start = i + 1;
             }
-            start
-        })
-        .collect()
+            _ => {}
+        }
+    }
+    out.push(list.get(start..).unwrap_or_default().trim());
+    out
 }
 
 #[cfg(test)]
@@ -202,32 +246,41 @@ mod tests {
     };
 
     #[test]
-    fn parts_pad_the_other_parts_columns_with_typed_nulls() {
+    fn on_postgresql_parts_share_the_columns_of_each_type() {
         assert_eq!(
             A.alone(),
             "SELECT a.id, a.n FROM a WHERE a.p = $1 ORDER BY a.n DESC LIMIT 5"
         );
+        let both = super::parts::<sqlx::PgConnection>(&[(&A, None), (&B, Some(2)), (&A, None)]);
         assert_eq!(
-            super::parts::<sqlx::PgConnection>(&[(&A, None), (&B, Some(2))]),
+            both.sql,
             "SELECT * FROM (SELECT CAST(0 AS BIGINT) AS s, a.id, a.n, CAST(NULL AS text) FROM a \
              WHERE (a.p = $1) ORDER BY a.n DESC LIMIT 5) AS part0 \
              UNION ALL SELECT * FROM (SELECT CAST(1 AS BIGINT) AS s, CAST(NULL AS uuid), \
-             CAST(NULL AS bigint), b.t FROM b WHERE (b.p = $1) AND $2) AS part1"
+             CAST(NULL AS bigint), b.t FROM b WHERE (b.p = $1) AND $2) AS part1 \
+             UNION ALL SELECT * FROM (SELECT CAST(2 AS BIGINT) AS s, a.id, a.n, CAST(NULL AS text) \
+             FROM a WHERE (a.p = $1) ORDER BY a.n DESC LIMIT 5) AS part2"
         );
-        assert_eq!(super::offsets::<sqlx::PgConnection>(&[&A, &B]), vec![1, 3]);
+        assert_eq!(both.columns, vec![vec![1, 2], vec![3], vec![1, 2]]);
     }
 
     #[test]
     fn on_sqlite_parts_share_their_columns_padded_to_the_widest() {
+        let both = super::parts::<sqlx::SqliteConnection>(&[(&B, None), (&A, Some(2))]);
         assert_eq!(
-            super::parts::<sqlx::SqliteConnection>(&[(&B, None), (&A, Some(2))]),
+            both.sql,
             "SELECT * FROM (SELECT CAST(0 AS BIGINT) AS s, b.t, NULL FROM b WHERE (b.p = $1)) \
              AS part0 UNION ALL SELECT * FROM (SELECT CAST(1 AS BIGINT) AS s, a.id, a.n FROM a \
              WHERE (a.p = $1) AND $2 ORDER BY a.n DESC LIMIT 5) AS part1"
         );
+        assert_eq!(both.columns, vec![vec![1], vec![1, 2]]);
+    }
+
+    #[test]
+    fn a_column_list_splits_at_its_top_level_commas() {
         assert_eq!(
-            super::offsets::<sqlx::SqliteConnection>(&[&B, &A]),
-            vec![1, 1]
+            super::split_columns("a.id, COALESCE(a.x, 0),b"),
+            ["a.id", "COALESCE(a.x, 0)", "b"]
         );
     }
 }

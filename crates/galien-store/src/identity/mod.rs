@@ -106,33 +106,54 @@ macro_rules! impl_cols {
 impl_cols!(sqlx::sqlite::SqliteRow);
 impl_cols!(sqlx::postgres::PgRow);
 
-/// A row read from its `n`th column on: the second record of a joined row.
-pub(crate) struct Shifted<'r, R>(pub &'r R, pub usize);
+/// Where the columns of a record are in a row.
+pub(crate) trait Place {
+    /// The row's column holding the record's `i`th.
+    fn at(&self, i: usize) -> usize;
+}
 
-impl<R: Cols> Cols for Shifted<'_, R> {
+/// From the `n`th column on: the second record of a joined row.
+impl Place for usize {
+    fn at(&self, i: usize) -> usize {
+        self + i
+    }
+}
+
+/// At the row's columns listed in order (a part of [`crate::sql::parts`]); a column not listed
+/// is out of bounds.
+impl Place for &[usize] {
+    fn at(&self, i: usize) -> usize {
+        self.get(i).copied().unwrap_or(usize::MAX)
+    }
+}
+
+/// A record read from the columns of a row that `P` places it in.
+pub(crate) struct Shifted<'r, R, P = usize>(pub &'r R, pub P);
+
+impl<R: Cols, P: Place> Cols for Shifted<'_, R, P> {
     fn uuid(&self, i: usize) -> Result<Uuid, StoreError> {
-        self.0.uuid(self.1 + i)
+        self.0.uuid(self.1.at(i))
     }
     fn opt_uuid(&self, i: usize) -> Result<Option<Uuid>, StoreError> {
-        self.0.opt_uuid(self.1 + i)
+        self.0.opt_uuid(self.1.at(i))
     }
     fn text(&self, i: usize) -> Result<String, StoreError> {
-        self.0.text(self.1 + i)
+        self.0.text(self.1.at(i))
     }
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        self.0.opt_text(self.1 + i)
+        self.0.opt_text(self.1.at(i))
     }
     fn int(&self, i: usize) -> Result<i64, StoreError> {
-        self.0.int(self.1 + i)
+        self.0.int(self.1.at(i))
     }
     fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        self.0.opt_int(self.1 + i)
+        self.0.opt_int(self.1.at(i))
     }
     fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
-        self.0.bytes(self.1 + i)
+        self.0.bytes(self.1.at(i))
     }
     fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.opt_bytes(self.1 + i)
+        self.0.opt_bytes(self.1.at(i))
     }
 }
 

@@ -12,7 +12,7 @@ use super::consents::{
 use super::records::{PATIENT_PART, from_row};
 use super::{CareRelationship, Consent, Note, SealedPatient, read_only, require};
 use crate::identity::{Cols, Shifted, corrupt};
-use crate::sql::{self, Engine, Part};
+use crate::sql::{self, Engine, Part, Parts};
 use crate::teleconsultation::{APPOINTMENTS_PART, appointment_from_row, appointments_in_order};
 use crate::telemonitoring::{ENROLMENT_PART, enrolment_from_row};
 use crate::{Appointment, Enrolment, Store, StoreError};
@@ -59,42 +59,34 @@ const PARTS: [&Part; 6] = [
     &APPOINTMENTS_PART,
 ];
 
-/// The statement on one engine, and where each part's columns start in its rows.
-struct Statement {
-    /// `$1` the patient; `$2` notes and enrolment, `$3` team, `$4` consents (booleans).
-    sql: String,
-    /// The first column of each part, in the order of [`PARTS`].
-    at: Vec<usize>,
+/// The statement on the engine of `C`: `$1` the patient; `$2` notes and enrolment, `$3` team, `$4`
+/// consents (booleans). Its parts are those of [`PARTS`], in order.
+fn statement<C: Engine>() -> Parts {
+    sql::parts::<C>(&[
+        (PARTS[0], None),
+        (PARTS[1], Some(2)),
+        (PARTS[2], Some(3)),
+        (PARTS[3], Some(4)),
+        (PARTS[4], Some(2)),
+        (PARTS[5], None),
+    ])
 }
 
-impl Statement {
-    fn new<C: Engine>() -> Self {
-        Statement {
-            sql: sql::parts::<C>(&[
-                (PARTS[0], None),
-                (PARTS[1], Some(2)),
-                (PARTS[2], Some(3)),
-                (PARTS[3], Some(4)),
-                (PARTS[4], Some(2)),
-                (PARTS[5], None),
-            ]),
-            at: sql::offsets::<C>(&PARTS),
-        }
-    }
-
-    /// The statement for the engine of `conn` (it depends only on [`Engine::SHARED_COLUMNS`]).
-    fn of<C: Engine>(_conn: &C) -> &'static Statement {
-        static SHARED: LazyLock<Statement> =
-            LazyLock::new(Statement::new::<sqlx::SqliteConnection>);
-        static TYPED: LazyLock<Statement> = LazyLock::new(Statement::new::<sqlx::PgConnection>);
-        if C::SHARED_COLUMNS { &SHARED } else { &TYPED }
+/// The statement for the engine of `conn`.
+fn statement_of<C: Engine>(_conn: &C) -> &'static Parts {
+    static SQLITE: LazyLock<Parts> = LazyLock::new(statement::<sqlx::SqliteConnection>);
+    static POSTGRES: LazyLock<Parts> = LazyLock::new(statement::<sqlx::PgConnection>);
+    if C::SHARED_COLUMNS {
+        &SQLITE
+    } else {
+        &POSTGRES
     }
 }
 
 /// Sorts the statement's rows into their sections, each in its order.
 fn summary_of<R: Cols>(
     rows: &[R],
-    at: &[usize],
+    at: &[Vec<usize>],
     notes: bool,
     team: bool,
     consents: bool,
@@ -105,7 +97,9 @@ fn summary_of<R: Cols>(
         let section = usize::try_from(row.int(0)?).map_err(|_| corrupt("summary section"))?;
         let cols = Shifted(
             row,
-            *at.get(section).ok_or_else(|| corrupt("summary section"))?,
+            at.get(section)
+                .ok_or_else(|| corrupt("summary section"))?
+                .as_slice(),
         );
         match section {
             0 => patient = Some(from_row(&cols, false)?),
@@ -161,7 +155,7 @@ impl Store {
         // never the data.
         let read = async {
             read_only!(self, |conn| {
-                let statement = Statement::of(&*conn);
+                let statement = statement_of(&*conn);
                 let rows = sqlx::query(statement.sql.as_str())
                     .bind(uuid)
                     .bind(notes)
@@ -169,7 +163,7 @@ impl Store {
                     .bind(consents)
                     .fetch_all(&mut *conn)
                     .await?;
-                summary_of(&rows, &statement.at, notes, team, consents)
+                summary_of(&rows, &statement.columns, notes, team, consents)
             })
         };
         let (rows, traced) = tokio::join!(read, self.append_audit_all(traces));
