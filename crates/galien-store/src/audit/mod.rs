@@ -320,27 +320,31 @@ impl Store {
         }
         let before = i64::try_from(before_seq)
             .map_err(|_| StoreError::Other("before_seq out of range".into()))?;
-        let list = (0..actions.len())
-            .map(|i| format!("${}", i + 5))
-            .collect::<Vec<_>>()
-            .join(", ");
+        // The actions are `$1` … `$n`, the other parameters follow.
+        let n = actions.len();
         let sql = format!(
-            "SELECT patient, MAX(at) FROM audit_events WHERE actor_user = $1 AND at >= $2 \
-             AND seq < $3 AND outcome = $4 AND patient IS NOT NULL AND action IN ({list}) \
-             GROUP BY patient"
+            "SELECT patient, MAX(at) FROM audit_events WHERE action IN {list} \
+             AND actor_user = ${} AND at >= ${} AND seq < ${} AND outcome = ${} \
+             AND patient IS NOT NULL GROUP BY patient",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4,
+            list = crate::sql::values(1, n),
         );
         let since = to_micros(since);
         let names: Vec<&'static str> = actions.iter().map(|a| a.as_str()).collect();
         let success = galien_core::audit::Outcome::Success.as_str();
         let rows: Vec<(uuid::Uuid, i64)> = crate::patients::read_only!(self, |conn| {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for name in names {
+                query = query.bind(name);
+            }
+            let query = query
                 .bind(user.as_uuid())
                 .bind(since)
                 .bind(before)
                 .bind(success);
-            for name in names {
-                query = query.bind(name);
-            }
             Ok::<_, StoreError>(query.fetch_all(&mut *conn).await?)
         })?;
         rows.into_iter()
