@@ -142,6 +142,37 @@ pub struct Store {
     inner: Arc<Imp>,
 }
 
+/// A short indexed read (a session, relationships, the summary): `$sqlite` or `$postgres` with
+/// `$1…$n` bound to the arguments, its rows decoded by `$decode` (expanded once for each engine's
+/// row type, as `&[row]` named `$rows`). On SQLite it runs on the calling thread
+/// ([`sqlite::inline`]); on PostgreSQL on a connection of the pool.
+macro_rules! point_read {
+    ($store:expr, sqlite: $sqlite:expr, postgres: $postgres:expr, [$($arg:expr),* $(,)?],
+     |$rows:ident| $decode:block) => {
+        match &*$store.inner {
+            $crate::Imp::Sqlite(s) => {
+                let args = [$($crate::sqlite::inline::Arg::from($arg)),*];
+                let rows = s.point_read($sqlite, &args).await?;
+                let $rows = rows.as_slice();
+                $decode
+            }
+            $crate::Imp::Postgres(s) => {
+                s.read(move |conn| {
+                    Box::pin(async move {
+                        let query = sqlx::query($postgres);
+                        $(let query = query.bind($arg);)*
+                        let rows = query.fetch_all(&mut *conn).await?;
+                        let $rows = rows.as_slice();
+                        $decode
+                    })
+                })
+                .await
+            }
+        }
+    };
+}
+pub(crate) use point_read;
+
 enum Imp {
     Sqlite(sqlite::SqliteStore),
     Postgres(postgres::PgStore),

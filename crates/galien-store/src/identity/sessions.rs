@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::users::{user_columns, user_from_row};
 use super::{Cols, Shifted, User, corrupt, to_micros};
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, point_read};
 
 /// A session to store.
 #[derive(Clone, PartialEq, Eq)]
@@ -136,6 +136,15 @@ pub(crate) const SESSIONS_PER_READ: usize = 500;
 /// The columns of [`session_from_row`]: the user's follow them in a joined row.
 const SESSION_COLUMNS: usize = 14;
 
+/// A session and its account, by digest.
+const SESSION_AND_USER: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    ", ",
+    user_columns!(),
+    " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest = $1"
+);
+
 /// Activity never moves `last_seen_at` backwards (two nodes may report out of order).
 const TOUCH: &str = "UPDATE sessions SET \
      last_seen_at = CASE WHEN last_seen_at < $2 THEN $2 ELSE last_seen_at END \
@@ -216,10 +225,20 @@ impl Store {
         &self,
         digest: &TokenDigest,
     ) -> Result<(Session, User), StoreError> {
-        self.sessions_and_users(std::slice::from_ref(digest))
-            .await?
-            .pop()
-            .ok_or(StoreError::NotFound)
+        let digest = digest.as_bytes().to_vec();
+        point_read!(
+            self,
+            sqlite: SESSION_AND_USER,
+            postgres: SESSION_AND_USER,
+            [digest],
+            |rows| {
+                let row = rows.first().ok_or(StoreError::NotFound)?;
+                Ok((
+                    session_from_row(row)?,
+                    user_from_row(&Shifted(row, SESSION_COLUMNS))?,
+                ))
+            }
+        )
     }
 
     /// The sessions with these digests and their accounts (those that exist, in no particular

@@ -9,7 +9,7 @@ use super::{read_only, require, trace_of, traced_tx};
 use crate::identity::{Cols, corrupt};
 use crate::sql::Part;
 use crate::tokens::to_micros;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, point_read};
 use std::sync::LazyLock;
 
 /// The kind of a care relationship.
@@ -277,29 +277,31 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Relationships, StoreError> {
         let now = to_micros(now)?;
-        read_only!(self, |conn| {
-            let mut out = Relationships::none();
-            // One round trip for the three facts (asked on every read of a record).
-            let rows = sqlx::query(RELATIONSHIPS)
-                .bind(user.as_uuid())
-                .bind(patient.as_uuid())
-                .bind(now)
-                .fetch_all(&mut *conn)
-                .await?;
-            for row in &rows {
-                match row.text(0)?.as_str() {
-                    "care" => {
-                        if let Some(kind) = row.opt_text(1)?.as_deref().and_then(CareKind::parse) {
-                            out.insert(kind.relationship());
+        // One round trip for the three facts (asked on every read of a record).
+        point_read!(
+            self,
+            sqlite: RELATIONSHIPS,
+            postgres: RELATIONSHIPS,
+            [user.as_uuid(), patient.as_uuid(), now],
+            |rows| {
+                let mut out = Relationships::none();
+                for row in rows {
+                    match row.text(0)?.as_str() {
+                        "care" => {
+                            if let Some(kind) =
+                                row.opt_text(1)?.as_deref().and_then(CareKind::parse)
+                            {
+                                out.insert(kind.relationship());
+                            }
                         }
+                        "emergency" => out.insert(Relationship::Emergency),
+                        "self" => out.insert(Relationship::SelfRecord),
+                        _ => return Err(corrupt("relationship source")),
                     }
-                    "emergency" => out.insert(Relationship::Emergency),
-                    "self" => out.insert(Relationship::SelfRecord),
-                    _ => return Err(corrupt("relationship source")),
                 }
+                Ok::<_, StoreError>(out)
             }
-            Ok::<_, StoreError>(out)
-        })
+        )
     }
 
     /// The patients `user` has an active relationship or an open emergency access with at `now`,

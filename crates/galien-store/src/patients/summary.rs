@@ -10,12 +10,12 @@ use super::consents::{
     CONSENTS_PART, NOTES_PART, consent_from_row, consents_in_order, note_from_row, notes_in_order,
 };
 use super::records::{PATIENT_PART, from_row};
-use super::{CareRelationship, Consent, Note, SealedPatient, read_only, require};
+use super::{CareRelationship, Consent, Note, SealedPatient, require};
 use crate::identity::{Cols, Shifted, corrupt};
 use crate::sql::{self, Engine, Part, Parts};
 use crate::teleconsultation::{APPOINTMENTS_PART, appointment_from_row, appointments_in_order};
 use crate::telemonitoring::{ENROLMENT_PART, enrolment_from_row};
-use crate::{Appointment, Enrolment, Store, StoreError};
+use crate::{Appointment, Enrolment, Store, StoreError, point_read};
 use galien_access::{Action, Permit};
 
 /// The permits of a summary: the identity, then each optional section.
@@ -72,25 +72,35 @@ fn statement<C: Engine>() -> Parts {
     ])
 }
 
-/// The statement for the engine of `conn`.
-fn statement_of<C: Engine>(_conn: &C) -> &'static Parts {
-    static SQLITE: LazyLock<Parts> = LazyLock::new(statement::<sqlx::SqliteConnection>);
-    static POSTGRES: LazyLock<Parts> = LazyLock::new(statement::<sqlx::PgConnection>);
-    if C::SHARED_COLUMNS {
+static SQLITE: LazyLock<Parts> = LazyLock::new(statement::<sqlx::SqliteConnection>);
+static POSTGRES: LazyLock<Parts> = LazyLock::new(statement::<sqlx::PgConnection>);
+
+/// A row of the summary statement on one engine: the statement it belongs to says where each
+/// part's columns are.
+trait SummaryRow: Cols {
+    fn statement() -> &'static Parts;
+}
+
+impl SummaryRow for crate::sqlite::inline::Row {
+    fn statement() -> &'static Parts {
         &SQLITE
-    } else {
+    }
+}
+
+impl SummaryRow for sqlx::postgres::PgRow {
+    fn statement() -> &'static Parts {
         &POSTGRES
     }
 }
 
 /// Sorts the statement's rows into their sections, each in its order.
-fn summary_of<R: Cols>(
+fn summary_of<R: SummaryRow>(
     rows: &[R],
-    at: &[Vec<usize>],
     notes: bool,
     team: bool,
     consents: bool,
 ) -> Result<SummaryRows, StoreError> {
+    let at = &R::statement().columns;
     let mut patient = None;
     let (mut n, mut t, mut c, mut e, mut a) = (vec![], vec![], vec![], None, vec![]);
     for row in rows {
@@ -149,24 +159,22 @@ impl Store {
             .map(|permit| permit.trace().clone())
             .collect();
         let uuid = id.as_uuid();
-        // One statement of the read pool: one snapshot on both engines. Its traces are appended
+        // One statement: one snapshot on both engines. Its traces are appended
         // with the other plain traces of the moment (group commit), while the statement runs; the
         // rows are returned once the traces have committed: a failed commit returns its error,
         // never the data.
         let read = async {
-            read_only!(self, |conn| {
-                let statement = statement_of(&*conn);
-                let rows = sqlx::query(statement.sql.as_str())
-                    .bind(uuid)
-                    .bind(notes)
-                    .bind(team)
-                    .bind(consents)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                summary_of(&rows, &statement.columns, notes, team, consents)
-            })
+            point_read!(
+                self,
+                sqlite: SQLITE.sql.as_str(),
+                postgres: POSTGRES.sql.as_str(),
+                [uuid, notes, team, consents],
+                |rows| { summary_of(rows, notes, team, consents) }
+            )
         };
-        let (rows, traced) = tokio::join!(read, self.append_audit_all(traces));
+        // The traces' append first: its job is with the writer before the read (on SQLite, on
+        // this thread) begins.
+        let (traced, rows) = tokio::join!(self.append_audit_all(traces), read);
         traced?;
         rows
     }

@@ -1,6 +1,7 @@
 //! SQLite backend (the embedded default): WAL, `synchronous=FULL`, reads from a read-only pool, every write
 //! through the single group-committing [`writer::Writer`].
 
+pub(crate) mod inline;
 pub(crate) mod writer;
 
 use std::path::Path;
@@ -16,6 +17,7 @@ use time::OffsetDateTime;
 use crate::pool::{Pool, PoolSettings};
 use crate::tokens::{self, EnrolmentToken, NewEnrolmentToken, NewTokenParams, TokenRow};
 use crate::{ConsumeError, EventBus, StoreError, StoreOptions, StoreStats, migrate};
+use inline::{Arg, Inline, Row};
 use writer::Writer;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -23,6 +25,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct SqliteStore {
     writer: Writer,
     read: Pool<SqliteConnection>,
+    inline: Inline,
     bus: EventBus,
     instance: InstanceId,
 }
@@ -56,6 +59,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: Writer::start(conn, opts.group_commit_max_batch),
             read,
+            inline: Inline::new(path, BUSY_TIMEOUT),
             bus: EventBus::local(node),
             instance,
         })
@@ -68,6 +72,12 @@ impl SqliteStore {
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>,
     {
         self.read.run(job).await
+    }
+
+    /// The rows of a short indexed read (`$1…$n` bound to `args`), read on the calling thread
+    /// (see [`inline`]).
+    pub async fn point_read(&self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError> {
+        self.inline.rows(sql, args).await
     }
 
     /// Runs `job` on the writer connection in the next group-commit batch (see [`Writer::write`]).

@@ -1,0 +1,342 @@
+//! Point reads on the calling thread. sqlx runs every SQLite connection on a thread of its own: a
+//! statement is a message to that thread, which wakes, runs it and sends each row back across a
+//! channel, waking the caller. For the short indexed reads every request makes (its session, the
+//! actor's relationships with a patient, the patient summary), those hand-offs cost more than the
+//! statement: the two cores spent a third of their time switching threads. These reads run here
+//! instead, on the caller's thread, on connections of their own (read-only, WAL: they see every
+//! committed write and never wait for the writer).
+//!
+//! A connection never waits here for a lock: it is opened without a busy timeout, and in the rare
+//! case SQLite answers `SQLITE_BUSY` to a reader (a crashed process's WAL being recovered), the
+//! statement is run again on a blocking thread that may wait, like any other read, up to the
+//! store's busy timeout. Long reads (searches, exports, scans) stay on sqlx's read pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::identity::Cols;
+
+/// A value bound to a point read's `$n` (encoded as sqlx encodes it for SQLite).
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    /// A 16-byte BLOB.
+    Uuid(Uuid),
+    /// An INTEGER.
+    Int(i64),
+    /// 0 or 1.
+    Bool(bool),
+    /// A BLOB.
+    Bytes(Vec<u8>),
+}
+
+impl From<Uuid> for Arg {
+    fn from(v: Uuid) -> Self {
+        Arg::Uuid(v)
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::Bool(v)
+    }
+}
+
+impl From<Vec<u8>> for Arg {
+    fn from(v: Vec<u8>) -> Self {
+        Arg::Bytes(v)
+    }
+}
+
+impl Arg {
+    fn value(&self) -> Value {
+        match self {
+            Arg::Uuid(u) => Value::Blob(u.as_bytes().to_vec()),
+            Arg::Int(i) => Value::Integer(*i),
+            Arg::Bool(b) => Value::Integer(i64::from(*b)),
+            Arg::Bytes(b) => Value::Blob(b.clone()),
+        }
+    }
+}
+
+/// A row read, its values owned.
+#[derive(Debug)]
+pub(crate) struct Row(Vec<Value>);
+
+impl Row {
+    fn get(&self, i: usize) -> Result<&Value, StoreError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::Other(format!("no column {i}")))
+    }
+}
+
+fn wrong(i: usize, wanted: &str) -> StoreError {
+    StoreError::Other(format!("cannot decode column {i} as {wanted}"))
+}
+
+impl Cols for Row {
+    fn uuid(&self, i: usize) -> Result<Uuid, StoreError> {
+        self.opt_uuid(i)?.ok_or_else(|| wrong(i, "uuid"))
+    }
+    fn opt_uuid(&self, i: usize) -> Result<Option<Uuid>, StoreError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            Value::Blob(b) => Uuid::from_slice(b).map(Some).map_err(|_| wrong(i, "uuid")),
+            _ => Err(wrong(i, "uuid")),
+        }
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.opt_text(i)?.ok_or_else(|| wrong(i, "text"))
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            Value::Text(s) => Ok(Some(s.clone())),
+            _ => Err(wrong(i, "text")),
+        }
+    }
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.opt_int(i)?.ok_or_else(|| wrong(i, "integer"))
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            Value::Integer(n) => Ok(Some(*n)),
+            _ => Err(wrong(i, "integer")),
+        }
+    }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        self.opt_bytes(i)?.ok_or_else(|| wrong(i, "bytes"))
+    }
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            Value::Blob(b) => Ok(Some(b.clone())),
+            _ => Err(wrong(i, "bytes")),
+        }
+    }
+}
+
+/// The point-read connections of one database: as many as threads reading at once (each is held
+/// only while its statement runs, without ever yielding), opened when first needed.
+pub(crate) struct Inline {
+    path: PathBuf,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Inline {
+    /// Point reads of the database at `path`; a statement answered `SQLITE_BUSY` is retried on a
+    /// blocking thread that waits up to `busy_timeout`.
+    pub(crate) fn new(path: &Path, busy_timeout: Duration) -> Inline {
+        Inline {
+            path: path.to_owned(),
+            busy_timeout,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI;
+                let conn = Connection::open_with_flags(&self.path, flags).map_err(error)?;
+                conn.busy_timeout(Duration::ZERO).map_err(error)?;
+                Ok(conn)
+            }
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(conn);
+    }
+
+    /// The rows of `sql` with `$1…$n` bound to `args`, read on this thread.
+    pub(crate) async fn rows(&self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError> {
+        let conn = self.take()?;
+        match run(&conn, sql, args) {
+            Err(e) if busy(&e) => {}
+            done => {
+                self.give_back(conn);
+                return done.map_err(error);
+            }
+        }
+        // Busy: wait on a blocking thread, as a read of the pool would.
+        let (sql, args, wait) = (sql.to_owned(), args.to_vec(), self.busy_timeout);
+        let (conn, done) = tokio::task::spawn_blocking(move || {
+            let done = conn
+                .busy_timeout(wait)
+                .and_then(|()| run(&conn, &sql, &args));
+            let reset = conn.busy_timeout(Duration::ZERO);
+            (reset.is_ok().then_some(conn), done)
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("point read failed: {e}")))?;
+        if let Some(conn) = conn {
+            self.give_back(conn);
+        }
+        done.map_err(error)
+    }
+}
+
+fn run(conn: &Connection, sql: &str, args: &[Arg]) -> rusqlite::Result<Vec<Row>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    for (n, arg) in args.iter().enumerate() {
+        let name = format!("${}", n + 1);
+        if let Some(at) = statement.parameter_index(&name)? {
+            statement.raw_bind_parameter(at, arg.value())?;
+        }
+    }
+    let width = statement.column_count();
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(width);
+        for i in 0..width {
+            values.push(row.get::<_, Value>(i)?);
+        }
+        out.push(Row(values));
+    }
+    Ok(out)
+}
+
+fn busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// As [`StoreError::from`] a sqlx error: the code, never the values.
+fn error(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Unavailable("database busy".into())
+        }
+        Some(rusqlite::ErrorCode::CannotOpen) => {
+            StoreError::Unavailable("cannot open the database".into())
+        }
+        Some(code) => StoreError::Other(format!("database error ({code:?})")),
+        None => StoreError::Other("database error".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    /// A database with one row, in rollback-journal mode so that a writer's exclusive lock keeps
+    /// readers out (what a reader meets, rarely, in WAL mode).
+    fn database(dir: &Path) -> (PathBuf, Connection) {
+        let path = dir.join("inline.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = DELETE; \
+             CREATE TABLE t (id BLOB PRIMARY KEY, n INTEGER, label TEXT, data BLOB); \
+             INSERT INTO t VALUES (x'000102030405060708090a0b0c0d0e0f', 1, 'un', NULL);",
+        )
+        .unwrap();
+        (path, conn)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn binds_by_number_and_decodes_as_sqlx_encodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _conn) = database(dir.path());
+        let inline = Inline::new(&path, Duration::from_secs(1));
+        let id = Uuid::from_bytes([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+        // `$2` written before `$1`: bound by number, not by position.
+        let rows = inline
+            .rows(
+                "SELECT id, n, label, data FROM t WHERE n = $2 AND id = $1",
+                &[Arg::Uuid(id), Arg::Int(1)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row.uuid(0).unwrap(), id);
+        assert_eq!(row.int(1).unwrap(), 1);
+        assert_eq!(row.text(2).unwrap(), "un");
+        assert_eq!(row.opt_bytes(3).unwrap(), None);
+        assert!(row.bytes(3).is_err(), "NULL is not bytes");
+        assert!(row.text(1).is_err(), "an integer is not text");
+        assert!(row.int(9).is_err(), "no such column");
+        let none = inline
+            .rows("SELECT n FROM t WHERE n = $1", &[Arg::Bool(false)])
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+        assert!(matches!(
+            inline.rows("SELECT nothing FROM t", &[]).await,
+            Err(StoreError::Other(_))
+        ));
+    }
+
+    /// A reader that meets a lock does not hold the caller's thread: it waits on a blocking thread,
+    /// up to the busy timeout, and then reads what was committed meanwhile.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_read_waits_elsewhere_then_reads_what_was_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer) = database(dir.path());
+        let inline = Inline::new(&path, Duration::from_secs(5));
+        writer
+            .execute_batch("BEGIN EXCLUSIVE; UPDATE t SET n = 2;")
+            .unwrap();
+        let commit = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            writer.execute_batch("COMMIT").unwrap();
+        });
+        let started = std::time::Instant::now();
+        let rows = inline.rows("SELECT n FROM t", &[]).await.unwrap();
+        assert_eq!(rows[0].int(0).unwrap(), 2, "read after the commit");
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        commit.await.unwrap();
+        // The connection came back, without a busy timeout: the next read is immediate.
+        assert_eq!(inline.idle.lock().unwrap().len(), 1);
+        let rows = inline.rows("SELECT n FROM t", &[]).await.unwrap();
+        assert_eq!(rows[0].int(0).unwrap(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lock_held_past_the_busy_timeout_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer) = database(dir.path());
+        let inline = Inline::new(&path, Duration::from_millis(100));
+        writer
+            .execute_batch("BEGIN EXCLUSIVE; UPDATE t SET n = 3;")
+            .unwrap();
+        assert!(matches!(
+            inline.rows("SELECT n FROM t", &[]).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        writer.execute_batch("ROLLBACK").unwrap();
+        let rows = inline.rows("SELECT n FROM t", &[]).await.unwrap();
+        assert_eq!(rows[0].int(0).unwrap(), 1, "nothing changed");
+    }
+}
