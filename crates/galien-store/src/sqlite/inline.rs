@@ -12,6 +12,7 @@
 //! store's busy timeout. Long reads (searches, exports, scans) stay on sqlx's read pool.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -135,6 +136,7 @@ pub(crate) struct Inline {
     path: PathBuf,
     busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
+    closed: AtomicBool,
 }
 
 impl Inline {
@@ -145,10 +147,24 @@ impl Inline {
             path: path.to_owned(),
             busy_timeout,
             idle: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
         }
     }
 
+    /// Closes the idle connections; reads from now on are [`StoreError::Closed`] (a read running
+    /// now closes its connection when done).
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     fn take(&self) -> Result<Connection, StoreError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
         let idle = self
             .idle
             .lock()
@@ -168,6 +184,9 @@ impl Inline {
     }
 
     fn give_back(&self, conn: Connection) {
+        if self.closed.load(Ordering::SeqCst) {
+            return;
+        }
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -338,5 +357,11 @@ mod tests {
         writer.execute_batch("ROLLBACK").unwrap();
         let rows = inline.rows("SELECT n FROM t", &[]).await.unwrap();
         assert_eq!(rows[0].int(0).unwrap(), 1, "nothing changed");
+        inline.close();
+        assert_eq!(inline.idle.lock().unwrap().len(), 0, "closed, not kept");
+        assert!(matches!(
+            inline.rows("SELECT n FROM t", &[]).await,
+            Err(StoreError::Closed)
+        ));
     }
 }

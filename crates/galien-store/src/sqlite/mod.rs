@@ -121,6 +121,7 @@ impl SqliteStore {
     }
 
     pub async fn close(&self) {
+        self.inline.close();
         self.writer.close().await;
         self.read.close().await;
     }
