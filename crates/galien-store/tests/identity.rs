@@ -41,6 +41,7 @@ both_backends! {
     auth_06_recovery_code_is_single_use,
     auth_02_webauthn_credentials_belong_to_their_user,
     auth_07_session_lifecycle,
+    auth_07_a_change_by_another_process_is_seen_by_the_next_read,
     auth_05_failures_counted_per_key_within_window,
     auth_08_status_changes_and_never_deletes,
     auth_09_machine_client_revocation_reaches_its_tokens,
@@ -791,6 +792,49 @@ async fn auth_07_session_lifecycle(ctx: &Ctx) {
     assert_eq!(store.session(&digest()).await, Err(StoreError::NotFound));
     assert!(!store.end_session(&digest(), "logout", T0).await.unwrap());
     store.close().await;
+}
+
+/// What another process writes (the `galien` command line suspending an account, another node
+/// ending a session) is seen by the very next read of every request's first statement, even on a
+/// connection that read the same rows a moment before (SQLite: its point-read connection, on the
+/// request's thread).
+async fn auth_07_a_change_by_another_process_is_seen_by_the_next_read(ctx: &Ctx) {
+    let node = ctx.open().await;
+    let other = ctx.open().await;
+    let alice = created(&node, new_user("alice@chu.fr", Role::Medecin, None, T0)).await;
+    node.set_user_status(alice, AccountStatus::Active, T0)
+        .await
+        .unwrap();
+    let s = new_session(alice, T0);
+    node.create_session(s.clone()).await.unwrap();
+    for _ in 0..3 {
+        let (session, user) = node.session_and_user(&s.digest).await.unwrap();
+        assert_eq!(
+            (session.ended_at, user.status),
+            (None, AccountStatus::Active)
+        );
+    }
+    other
+        .set_user_status(alice, AccountStatus::Suspended, T0 + secs(60))
+        .await
+        .unwrap();
+    let (_, user) = node.session_and_user(&s.digest).await.unwrap();
+    assert_eq!(
+        user.status,
+        AccountStatus::Suspended,
+        "the suspension, at once"
+    );
+    assert!(
+        other
+            .end_session(&s.digest, "account_disabled", T0 + secs(61))
+            .await
+            .unwrap()
+    );
+    let (session, _) = node.session_and_user(&s.digest).await.unwrap();
+    assert_eq!(session.ended_at, Some(T0 + secs(61)), "the end, at once");
+    assert_eq!(session.end_reason.as_deref(), Some("account_disabled"));
+    other.close().await;
+    node.close().await;
 }
 
 async fn auth_05_failures_counted_per_key_within_window(ctx: &Ctx) {
