@@ -136,14 +136,23 @@ pub(crate) const SESSIONS_PER_READ: usize = 500;
 /// The columns of [`session_from_row`]: the user's follow them in a joined row.
 const SESSION_COLUMNS: usize = 14;
 
+/// Sessions and their accounts, `$condition` on the digest ([`session_from_row`] then
+/// [`user_from_row`] from [`SESSION_COLUMNS`] on).
+macro_rules! sessions_and_users_where_digest {
+    ($condition:literal) => {
+        concat!(
+            "SELECT ",
+            session_columns!(),
+            ", ",
+            user_columns!(),
+            " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest ",
+            $condition
+        )
+    };
+}
+
 /// A session and its account, by digest.
-const SESSION_AND_USER: &str = concat!(
-    "SELECT ",
-    session_columns!(),
-    ", ",
-    user_columns!(),
-    " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest = $1"
-);
+const SESSION_AND_USER: &str = sessions_and_users_where_digest!("= $1");
 
 /// Activity never moves `last_seen_at` backwards (two nodes may report out of order).
 const TOUCH: &str = "UPDATE sessions SET \
@@ -251,13 +260,7 @@ impl Store {
         let mut found = Vec::with_capacity(digests.len());
         for chunk in digests.chunks(SESSIONS_PER_READ) {
             let sql = format!(
-                concat!(
-                    "SELECT ",
-                    session_columns!(),
-                    ", ",
-                    user_columns!(),
-                    " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest IN {}"
-                ),
+                sessions_and_users_where_digest!("IN {}"),
                 crate::sql::values(1, chunk.len())
             );
             let binds: Vec<Vec<u8>> = chunk.iter().map(|d| d.as_bytes().to_vec()).collect();

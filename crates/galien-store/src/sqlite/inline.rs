@@ -81,52 +81,87 @@ impl Row {
             .get(i)
             .ok_or_else(|| StoreError::Other(format!("no column {i}")))
     }
+
+    /// Column `i` through `of`, `None` for `NULL`; any other value `of` refuses is an error.
+    fn opt<T>(
+        &self,
+        i: usize,
+        wanted: &str,
+        of: impl FnOnce(&Value) -> Option<T>,
+    ) -> Result<Option<T>, StoreError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            v => of(v).map(Some).ok_or_else(|| wrong(i, wanted)),
+        }
+    }
+
+    /// Column `i` through `of`, `NULL` refused.
+    fn required<T>(
+        &self,
+        i: usize,
+        wanted: &str,
+        of: impl FnOnce(&Value) -> Option<T>,
+    ) -> Result<T, StoreError> {
+        self.opt(i, wanted, of)?.ok_or_else(|| wrong(i, wanted))
+    }
 }
 
 fn wrong(i: usize, wanted: &str) -> StoreError {
     StoreError::Other(format!("cannot decode column {i} as {wanted}"))
 }
 
+fn uuid_of(v: &Value) -> Option<Uuid> {
+    match v {
+        Value::Blob(b) => Uuid::from_slice(b).ok(),
+        _ => None,
+    }
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::Text(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Integer(n) => Some(*n),
+        _ => None,
+    }
+}
+
+fn bytes_of(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::Blob(b) => Some(b.clone()),
+        _ => None,
+    }
+}
+
 impl Cols for Row {
     fn uuid(&self, i: usize) -> Result<Uuid, StoreError> {
-        self.opt_uuid(i)?.ok_or_else(|| wrong(i, "uuid"))
+        self.required(i, "uuid", uuid_of)
     }
     fn opt_uuid(&self, i: usize) -> Result<Option<Uuid>, StoreError> {
-        match self.get(i)? {
-            Value::Null => Ok(None),
-            Value::Blob(b) => Uuid::from_slice(b).map(Some).map_err(|_| wrong(i, "uuid")),
-            _ => Err(wrong(i, "uuid")),
-        }
+        self.opt(i, "uuid", uuid_of)
     }
     fn text(&self, i: usize) -> Result<String, StoreError> {
-        self.opt_text(i)?.ok_or_else(|| wrong(i, "text"))
+        self.required(i, "text", text_of)
     }
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        match self.get(i)? {
-            Value::Null => Ok(None),
-            Value::Text(s) => Ok(Some(s.clone())),
-            _ => Err(wrong(i, "text")),
-        }
+        self.opt(i, "text", text_of)
     }
     fn int(&self, i: usize) -> Result<i64, StoreError> {
-        self.opt_int(i)?.ok_or_else(|| wrong(i, "integer"))
+        self.required(i, "integer", int_of)
     }
     fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        match self.get(i)? {
-            Value::Null => Ok(None),
-            Value::Integer(n) => Ok(Some(*n)),
-            _ => Err(wrong(i, "integer")),
-        }
+        self.opt(i, "integer", int_of)
     }
     fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
-        self.opt_bytes(i)?.ok_or_else(|| wrong(i, "bytes"))
+        self.required(i, "bytes", bytes_of)
     }
     fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.get(i)? {
-            Value::Null => Ok(None),
-            Value::Blob(b) => Ok(Some(b.clone())),
-            _ => Err(wrong(i, "bytes")),
-        }
+        self.opt(i, "bytes", bytes_of)
     }
 }
 
