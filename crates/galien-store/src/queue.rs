@@ -1,6 +1,7 @@
 //! A task fed through a bounded channel, as the SQLite writer and the PostgreSQL audit appender are:
 //! callers submit items and count as pending until the task answers them; closing stops new items,
-//! lets the task drain the queue, and waits for it.
+//! lets the task drain the queue, and waits for it. The task is a future on the runtime
+//! ([`Queue::start`]) or a thread of its own ([`Queue::start_thread`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,6 +37,40 @@ impl<T: Send + 'static> Queue<T> {
             pending,
             name,
         }
+    }
+
+    /// Runs `run` on a thread of its own named `name`, with the receiving end of a channel of
+    /// `capacity` items and the pending counter: for a task that blocks (the SQLite writer waits for
+    /// its disk), and whose every step should not wait for a turn among the runtime's tasks.
+    pub fn start_thread<F>(
+        name: &'static str,
+        capacity: usize,
+        run: F,
+    ) -> Result<Queue<T>, StoreError>
+    where
+        F: FnOnce(mpsc::Receiver<T>, Arc<AtomicUsize>) + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let pending = Arc::new(AtomicUsize::new(0));
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        let thread_pending = Arc::clone(&pending);
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                run(rx, thread_pending);
+                let _ = done.send(());
+            })
+            .map_err(|e| StoreError::Other(format!("cannot start the {name} thread: {e}")))?;
+        // Ends when the thread does (or, had it panicked, when its `done` is dropped).
+        let task = tokio::spawn(async move {
+            let _ = finished.await;
+        });
+        Ok(Queue {
+            sender: std::sync::Mutex::new(Some(tx)),
+            task: tokio::sync::Mutex::new(Some(task)),
+            pending,
+            name,
+        })
     }
 
     /// Queues `item`; [`StoreError::Closed`] once [`Queue::close`] has begun.

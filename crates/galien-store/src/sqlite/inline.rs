@@ -285,7 +285,15 @@ fn busy(e: &rusqlite::Error) -> bool {
 }
 
 /// As [`StoreError::from`] a sqlx error: the code, never the values.
-fn error(e: rusqlite::Error) -> StoreError {
+pub(crate) fn error(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e
+        && matches!(
+            f.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    {
+        return StoreError::Conflict("unique constraint violated".into());
+    }
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
             StoreError::Unavailable("database busy".into())

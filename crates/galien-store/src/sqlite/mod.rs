@@ -1,6 +1,7 @@
 //! SQLite backend (the embedded default): WAL, `synchronous=FULL`, reads from a read-only pool, every write
 //! through the single group-committing [`writer::Writer`].
 
+pub(crate) mod append;
 pub(crate) mod inline;
 pub(crate) mod writer;
 
@@ -57,7 +58,7 @@ impl SqliteStore {
         .await
         .map_err(|e| cannot_open(path, e))?;
         Ok(SqliteStore {
-            writer: Writer::start(conn, opts.group_commit_max_batch),
+            writer: Writer::start(conn, path, BUSY_TIMEOUT, opts.group_commit_max_batch)?,
             read,
             inline: Inline::new(path, BUSY_TIMEOUT),
             bus: EventBus::local(node),

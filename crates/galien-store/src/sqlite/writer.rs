@@ -9,11 +9,18 @@
 //! Plain audit appends (a trace with no change beside it: reads, sign-ins, denials) are not jobs: the
 //! writer gathers those of a batch and appends them with one read of the chain head and one `INSERT`
 //! per 64 records, in a savepoint of their own after the batch's jobs. Should that append fail, each
-//! caller's records are appended again on their own, so one bad record fails only its caller.
+//! caller's records are appended again on their own, so one bad record fails only its caller. A
+//! batch of such appends alone is committed by the writer's thread on a connection of its own
+//! ([`super::append`]), without a hand-off per statement.
+//!
+//! The writer is a thread, not a task: it waits for its disk, and each step of a batch would
+//! otherwise wait for its turn among the requests' tasks.
 
 use std::panic::AssertUnwindSafe;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -21,6 +28,7 @@ use galien_core::audit::AuditEvent;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::append::Direct;
 use crate::StoreError;
 use crate::audit::group::{Append, all_events, seqs_of};
 use crate::queue::Queue;
@@ -63,17 +71,25 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task owning `conn`.
-    pub fn start(conn: SqliteConnection, max_batch: usize) -> Writer {
+    /// Starts the writer thread owning `conn`, the writer connection to the database at `path`.
+    pub fn start(
+        conn: SqliteConnection,
+        path: &Path,
+        busy_timeout: Duration,
+        max_batch: usize,
+    ) -> Result<Writer, StoreError> {
         let max_batch = max_batch.max(1);
         let stats = Arc::new(WriterStats::default());
         let task_stats = Arc::clone(&stats);
-        let queue = Queue::start(
+        let direct = Direct::new(path, busy_timeout);
+        // The jobs are futures on sqlx's connection: the thread runs them on this runtime.
+        let runtime = tokio::runtime::Handle::current();
+        let queue = Queue::start_thread(
             "SQLite writer",
             max_batch.saturating_mul(4).max(64),
-            move |rx, pending| run(conn, rx, max_batch, task_stats, pending),
-        );
-        Writer { queue, stats }
+            move |rx, pending| run(conn, direct, runtime, rx, max_batch, task_stats, pending),
+        )?;
+        Ok(Writer { queue, stats })
     }
 
     /// Jobs and appends submitted and not yet answered (queued or in the running batch).
@@ -131,16 +147,22 @@ impl Writer {
     }
 }
 
-async fn run(
+/// The writer thread: takes up to `max_batch` queued items and commits them together. A batch of
+/// plain audit appends only is committed by this thread itself ([`Direct`]); one with jobs runs on
+/// the sqlx connection, the thread driving its futures.
+fn run(
     mut conn: SqliteConnection,
+    mut direct: Direct,
+    runtime: tokio::runtime::Handle,
     mut rx: mpsc::Receiver<Item>,
     max_batch: usize,
     stats: Arc<WriterStats>,
     pending: Arc<AtomicUsize>,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
-    // recv() returns None only once every sender is dropped AND the queue is empty: close() flushes.
-    while let Some(first) = rx.recv().await {
+    // blocking_recv() returns None only once every sender is dropped AND the queue is empty:
+    // close() flushes.
+    while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < max_batch {
             match rx.try_recv() {
@@ -149,10 +171,22 @@ async fn run(
             }
         }
         let n = batch.len();
-        run_batch(&mut conn, batch.drain(..), &stats).await;
+        if batch.iter().all(|item| matches!(item, Item::Audit(_))) {
+            let appends = batch
+                .drain(..)
+                .filter_map(|item| match item {
+                    Item::Audit(append) => Some(append),
+                    Item::Job(_) => None,
+                })
+                .collect();
+            direct.append_batch(appends, &stats);
+        } else {
+            runtime.block_on(run_batch(&mut conn, batch.drain(..), &stats));
+        }
         pending.fetch_sub(n, Ordering::SeqCst);
     }
-    if let Err(e) = conn.close().await {
+    drop(direct);
+    if let Err(e) = runtime.block_on(conn.close()) {
         tracing::warn!(error = %StoreError::from(e), "closing the SQLite writer connection");
     }
 }
@@ -332,6 +366,20 @@ mod tests {
         conn
     }
 
+    async fn start(dir: &std::path::Path, max_batch: usize) -> Writer {
+        start_on(open(dir).await, dir, max_batch)
+    }
+
+    fn start_on(conn: SqliteConnection, dir: &std::path::Path, max_batch: usize) -> Writer {
+        Writer::start(
+            conn,
+            &dir.join("w.db"),
+            Duration::from_millis(300),
+            max_batch,
+        )
+        .unwrap()
+    }
+
     fn insert(
         writer: &Arc<Writer>,
         k: i64,
@@ -369,7 +417,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_job_is_rolled_back_alone_and_its_batch_commits() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = Arc::new(Writer::start(open(dir.path()).await, 64));
+        let writer = Arc::new(start(dir.path(), 64).await);
         // Job 0 holds the writer until released, so jobs 1..=3 queue up and form the next batch.
         let (release, gate) = oneshot::channel::<()>();
         let w0 = Arc::clone(&writer);
@@ -426,7 +474,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_job_gets_an_error_and_the_writer_survives() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = Writer::start(open(dir.path()).await, 8);
+        let writer = start(dir.path(), 8).await;
         let r: Result<(), StoreError> = writer
             .write(|_conn| Box::pin(async move { panic!("boom") }))
             .await;
@@ -447,5 +495,198 @@ mod tests {
         let after: Result<(), StoreError> =
             writer.write(|_conn| Box::pin(async move { Ok(()) })).await;
         assert_eq!(after, Err(StoreError::Closed));
+    }
+
+    /// The audit schema on the test database.
+    async fn with_audit(dir: &std::path::Path) -> SqliteConnection {
+        let mut conn = open(dir).await;
+        crate::migrate::run_sqlite(&mut conn).await.unwrap();
+        conn
+    }
+
+    fn event(id: u128) -> AuditEvent {
+        use galien_core::audit::{AuditAction, AuditActor, Outcome, Source};
+        AuditEvent {
+            id: galien_core::ids::AuditEventId::from_uuid(uuid::Uuid::from_u128(id)),
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            actor: AuditActor::default(),
+            action: AuditAction::AuthLogout,
+            outcome: Outcome::Success,
+            resource: None,
+            patient: None,
+            purpose: None,
+            emergency: false,
+            source: Source::default(),
+            reason: None,
+        }
+    }
+
+    /// Holds the writer with a job until the returned sender is used (or dropped).
+    async fn hold(
+        writer: &Arc<Writer>,
+    ) -> (oneshot::Sender<()>, JoinHandle<Result<(), StoreError>>) {
+        let (release, gate) = oneshot::channel::<()>();
+        let w = Arc::clone(writer);
+        let held = tokio::spawn(async move {
+            w.write(move |_conn| {
+                Box::pin(async move {
+                    let _ = gate.await;
+                    Ok(())
+                })
+            })
+            .await
+        });
+        wait_pending(writer, 1).await;
+        (release, held)
+    }
+
+    fn append(writer: &Arc<Writer>, ids: &[u128]) -> JoinHandle<Result<u64, StoreError>> {
+        let writer = Arc::clone(writer);
+        let events = ids.iter().map(|&i| event(i)).collect();
+        tokio::spawn(async move { writer.append_audit(events).await })
+    }
+
+    /// `(seq, id, canonical, prev_hash, hash)`.
+    type Record = (i64, uuid::Uuid, Vec<u8>, Vec<u8>, Vec<u8>);
+
+    /// Every record, in order.
+    async fn records(dir: &std::path::Path) -> Vec<Record> {
+        let mut conn = open_existing(dir).await;
+        sqlx::query_as("SELECT seq, id, canonical, prev_hash, hash FROM audit_events ORDER BY seq")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    async fn open_existing(dir: &std::path::Path) -> SqliteConnection {
+        SqliteConnectOptions::new()
+            .filename(dir.join("w.db"))
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    /// TRACE-2: every record chained to the one before, its hash that of its own bytes.
+    fn assert_chained(rows: &[Record]) {
+        let mut prev = galien_crypto::audit::GENESIS.to_vec();
+        for (n, (seq, _, canonical, prev_hash, hash)) in rows.iter().enumerate() {
+            assert_eq!(*seq, n as i64 + 1, "seqs without gaps");
+            assert_eq!(prev_hash, &prev, "record {seq} chained to the one before");
+            let expected = galien_crypto::audit::record_hash(
+                prev_hash.as_slice().try_into().unwrap(),
+                *seq as u64,
+                canonical,
+            );
+            assert_eq!(hash.as_slice(), expected.as_slice(), "record {seq} hash");
+            prev = hash.clone();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn trace2_appends_alone_in_a_batch_commit_together_on_the_writer_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Arc::new(start_on(with_audit(dir.path()).await, dir.path(), 64));
+        // A batch with a job goes through sqlx, appends with it.
+        let (release, held) = hold(&writer).await;
+        let first = append(&writer, &[1]);
+        wait_pending(&writer, 2).await;
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        let batches = writer.stats.write_batches.load(Ordering::SeqCst);
+        // Three callers queued behind a job: the job's batch, then one batch of appends only.
+        let (release, held) = hold(&writer).await;
+        let a = append(&writer, &[2, 3]);
+        wait_pending(&writer, 2).await;
+        let b = append(&writer, &[4]);
+        wait_pending(&writer, 3).await;
+        let c = append(&writer, &[5, 6, 7]);
+        wait_pending(&writer, 4).await;
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        assert_eq!(
+            a.await.unwrap().unwrap(),
+            3,
+            "each caller gets its last seq"
+        );
+        assert_eq!(b.await.unwrap().unwrap(), 4);
+        assert_eq!(c.await.unwrap().unwrap(), 7);
+        assert_eq!(
+            writer.stats.write_batches.load(Ordering::SeqCst),
+            batches + 2,
+            "the three appends shared one transaction"
+        );
+        writer.close().await;
+        let rows = records(dir.path()).await;
+        assert_eq!(
+            rows.iter().map(|r| r.1.as_u128()).collect::<Vec<_>>(),
+            (1..=7).collect::<Vec<_>>(),
+            "every record, in the callers' order"
+        );
+        assert_chained(&rows);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn trace2_a_bad_append_fails_alone_and_its_batch_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Arc::new(start_on(with_audit(dir.path()).await, dir.path(), 64));
+        assert_eq!(append(&writer, &[1]).await.unwrap().unwrap(), 1);
+        let (release, held) = hold(&writer).await;
+        let a = append(&writer, &[2]);
+        wait_pending(&writer, 2).await;
+        // The id of record 1 again: the whole group's insert fails, then each caller goes alone.
+        let bad = append(&writer, &[3, 1]);
+        wait_pending(&writer, 3).await;
+        let c = append(&writer, &[4]);
+        wait_pending(&writer, 4).await;
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        assert_eq!(a.await.unwrap().unwrap(), 2);
+        assert!(
+            matches!(bad.await.unwrap(), Err(StoreError::Conflict(_))),
+            "a duplicate record id is refused"
+        );
+        assert_eq!(
+            c.await.unwrap().unwrap(),
+            3,
+            "the next caller takes the seq after"
+        );
+        // The writer goes on after the failure.
+        assert_eq!(append(&writer, &[5]).await.unwrap().unwrap(), 4);
+        writer.close().await;
+        let rows = records(dir.path()).await;
+        assert_eq!(
+            rows.iter().map(|r| r.1.as_u128()).collect::<Vec<_>>(),
+            vec![1, 2, 4, 5],
+            "nothing of the refused append was kept, not even its first record"
+        );
+        assert_chained(&rows);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unwritable_database_fails_the_appends_and_the_writer_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Arc::new(start_on(with_audit(dir.path()).await, dir.path(), 64));
+        assert_eq!(append(&writer, &[1]).await.unwrap().unwrap(), 1);
+        // Another connection holds the write lock past the busy timeout.
+        let mut other = open_existing(dir.path()).await;
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let refused = append(&writer, &[2]).await.unwrap();
+        assert!(
+            matches!(refused, Err(StoreError::Unavailable(_))),
+            "busy: {refused:?}"
+        );
+        sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+        assert_eq!(append(&writer, &[3]).await.unwrap().unwrap(), 2);
+        writer.close().await;
+        let rows = records(dir.path()).await;
+        assert_eq!(
+            rows.iter().map(|r| r.1.as_u128()).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        assert_chained(&rows);
     }
 }
