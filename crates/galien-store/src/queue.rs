@@ -88,6 +88,17 @@ impl<T: Send + 'static> Queue<T> {
         Ok(())
     }
 
+    /// Items in the channel: sent, not yet taken by the task.
+    #[cfg(test)]
+    pub fn queued(&self) -> usize {
+        match self.sender.lock() {
+            Ok(guard) => guard
+                .as_ref()
+                .map_or(0, |s| s.max_capacity() - s.capacity()),
+            Err(_) => 0,
+        }
+    }
+
     /// Items submitted and not yet answered.
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::SeqCst)

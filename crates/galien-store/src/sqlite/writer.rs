@@ -404,9 +404,10 @@ mod tests {
         })
     }
 
-    async fn wait_pending(writer: &Writer, n: usize) {
+    /// Waits until `n` items wait in the writer's channel (sent, not yet taken).
+    async fn wait_queued(writer: &Writer, n: usize) {
         tokio::time::timeout(std::time::Duration::from_secs(10), async {
-            while writer.pending() < n {
+            while writer.queue.queued() < n {
                 tokio::task::yield_now().await;
             }
         })
@@ -419,28 +420,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writer = Arc::new(start(dir.path(), 64).await);
         // Job 0 holds the writer until released, so jobs 1..=3 queue up and form the next batch.
-        let (release, gate) = oneshot::channel::<()>();
-        let w0 = Arc::clone(&writer);
-        let first = tokio::spawn(async move {
-            w0.write(move |_conn| {
-                Box::pin(async move {
-                    gate.await
-                        .map_err(|_| StoreError::Other("gate dropped".into()))?;
-                    Ok(0_i64)
-                })
-            })
-            .await
-        });
-        wait_pending(&writer, 1).await;
+        let (release, first) = hold(&writer).await;
         let ok1 = insert(&writer, 1, false);
-        wait_pending(&writer, 2).await;
+        wait_queued(&writer, 1).await;
         let bad = insert(&writer, 2, true);
-        wait_pending(&writer, 3).await;
+        wait_queued(&writer, 2).await;
         let ok3 = insert(&writer, 3, false);
-        wait_pending(&writer, 4).await;
+        wait_queued(&writer, 3).await;
         release.send(()).unwrap();
 
-        assert_eq!(first.await.unwrap().unwrap(), 0);
+        assert_eq!(first.await.unwrap(), Ok(()));
         assert_eq!(ok1.await.unwrap().unwrap(), 1);
         assert!(
             matches!(bad.await.unwrap(), Err(StoreError::Other(m)) if m.contains("on purpose"))
@@ -521,22 +510,25 @@ mod tests {
         }
     }
 
-    /// Holds the writer with a job until the returned sender is used (or dropped).
+    /// Holds the writer with a job, once it has started, until the returned sender is used (or
+    /// dropped).
     async fn hold(
         writer: &Arc<Writer>,
     ) -> (oneshot::Sender<()>, JoinHandle<Result<(), StoreError>>) {
         let (release, gate) = oneshot::channel::<()>();
+        let (started, running) = oneshot::channel::<()>();
         let w = Arc::clone(writer);
         let held = tokio::spawn(async move {
             w.write(move |_conn| {
                 Box::pin(async move {
+                    let _ = started.send(());
                     let _ = gate.await;
                     Ok(())
                 })
             })
             .await
         });
-        wait_pending(writer, 1).await;
+        running.await.unwrap();
         (release, held)
     }
 
@@ -589,7 +581,7 @@ mod tests {
         // A batch with a job goes through sqlx, appends with it.
         let (release, held) = hold(&writer).await;
         let first = append(&writer, &[1]);
-        wait_pending(&writer, 2).await;
+        wait_queued(&writer, 1).await;
         release.send(()).unwrap();
         held.await.unwrap().unwrap();
         assert_eq!(first.await.unwrap().unwrap(), 1);
@@ -597,11 +589,11 @@ mod tests {
         // Three callers queued behind a job: the job's batch, then one batch of appends only.
         let (release, held) = hold(&writer).await;
         let a = append(&writer, &[2, 3]);
-        wait_pending(&writer, 2).await;
+        wait_queued(&writer, 1).await;
         let b = append(&writer, &[4]);
-        wait_pending(&writer, 3).await;
+        wait_queued(&writer, 2).await;
         let c = append(&writer, &[5, 6, 7]);
-        wait_pending(&writer, 4).await;
+        wait_queued(&writer, 3).await;
         release.send(()).unwrap();
         held.await.unwrap().unwrap();
         assert_eq!(
@@ -633,12 +625,12 @@ mod tests {
         assert_eq!(append(&writer, &[1]).await.unwrap().unwrap(), 1);
         let (release, held) = hold(&writer).await;
         let a = append(&writer, &[2]);
-        wait_pending(&writer, 2).await;
+        wait_queued(&writer, 1).await;
         // The id of record 1 again: the whole group's insert fails, then each caller goes alone.
         let bad = append(&writer, &[3, 1]);
-        wait_pending(&writer, 3).await;
+        wait_queued(&writer, 2).await;
         let c = append(&writer, &[4]);
-        wait_pending(&writer, 4).await;
+        wait_queued(&writer, 3).await;
         release.send(()).unwrap();
         held.await.unwrap().unwrap();
         assert_eq!(a.await.unwrap().unwrap(), 2);
