@@ -175,27 +175,31 @@ async fn append_tx(pool: &Pool<PgConnection>, events: &[AuditEvent]) -> Result<u
     appended
 }
 
+/// A plain record with id `id` (a sign-out at the epoch), for tests of appends.
+#[cfg(test)]
+pub(crate) fn event(id: u128) -> AuditEvent {
+    use galien_core::audit::{AuditAction, AuditActor, Outcome, Source};
+    AuditEvent {
+        id: galien_core::ids::AuditEventId::from_uuid(uuid::Uuid::from_u128(id)),
+        at: time::OffsetDateTime::UNIX_EPOCH,
+        actor: AuditActor::default(),
+        action: AuditAction::AuthLogout,
+        outcome: Outcome::Success,
+        resource: None,
+        patient: None,
+        purpose: None,
+        emergency: false,
+        source: Source::default(),
+        reason: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use galien_core::audit::{AuditAction, AuditActor, Outcome, Source};
-    use galien_core::ids::AuditEventId;
-
     fn append_of(n: usize) -> Append {
-        let event = AuditEvent {
-            id: AuditEventId::from_uuid(uuid::Uuid::nil()),
-            at: time::OffsetDateTime::UNIX_EPOCH,
-            actor: AuditActor::default(),
-            action: AuditAction::AuthLogout,
-            outcome: Outcome::Success,
-            resource: None,
-            patient: None,
-            purpose: None,
-            emergency: false,
-            source: Source::default(),
-            reason: None,
-        };
+        let event = event(0);
         let (a, _) = Append::new(vec![event; n]).unwrap();
         a
     }

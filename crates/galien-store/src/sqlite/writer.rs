@@ -493,23 +493,6 @@ mod tests {
         conn
     }
 
-    fn event(id: u128) -> AuditEvent {
-        use galien_core::audit::{AuditAction, AuditActor, Outcome, Source};
-        AuditEvent {
-            id: galien_core::ids::AuditEventId::from_uuid(uuid::Uuid::from_u128(id)),
-            at: time::OffsetDateTime::UNIX_EPOCH,
-            actor: AuditActor::default(),
-            action: AuditAction::AuthLogout,
-            outcome: Outcome::Success,
-            resource: None,
-            patient: None,
-            purpose: None,
-            emergency: false,
-            source: Source::default(),
-            reason: None,
-        }
-    }
-
     /// Holds the writer with a job, once it has started, until the returned sender is used (or
     /// dropped).
     async fn hold(
@@ -534,7 +517,7 @@ mod tests {
 
     fn append(writer: &Arc<Writer>, ids: &[u128]) -> JoinHandle<Result<u64, StoreError>> {
         let writer = Arc::clone(writer);
-        let events = ids.iter().map(|&i| event(i)).collect();
+        let events = ids.iter().map(|&i| crate::audit::group::event(i)).collect();
         tokio::spawn(async move { writer.append_audit(events).await })
     }
 
