@@ -62,6 +62,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "teleconsultation",
         sql: include_str!("../migrations/sqlite/0008_teleconsultation.sql"),
     },
+    Migration {
+        version: 9,
+        name: "audit_rowid",
+        sql: include_str!("../migrations/sqlite/0009_audit_rowid.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -104,6 +109,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 8,
         name: "teleconsultation",
         sql: include_str!("../migrations/postgres/0008_teleconsultation.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "audit_rowid",
+        sql: include_str!("../migrations/postgres/0009_audit_rowid.sql"),
     },
 ];
 
@@ -152,6 +162,12 @@ fn wrap(stage: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
 
 /// Applies pending SQLite migrations on `conn` (the writer connection, before the writer starts).
 pub(crate) async fn run_sqlite(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    run_sqlite_through(conn, i64::MAX).await
+}
+
+/// Applies pending SQLite migrations up to `last` included (all of them in service; fewer in the
+/// tests of a migration, to write what it will find).
+async fn run_sqlite_through(conn: &mut SqliteConnection, last: i64) -> Result<(), StoreError> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS galien_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
          checksum TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
@@ -163,7 +179,10 @@ pub(crate) async fn run_sqlite(conn: &mut SqliteConnection) -> Result<(), StoreE
         .fetch_all(&mut *conn)
         .await
         .map_err(wrap("reading galien_migrations"))?;
-    for m in plan(SQLITE, &applied)? {
+    for m in plan(SQLITE, &applied)?
+        .into_iter()
+        .filter(|m| m.version <= last)
+    {
         let mut tx = conn
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -258,6 +277,98 @@ mod tests {
             assert_eq!(set[0].version, 1);
         }
         assert_eq!(SQLITE.len(), POSTGRES.len());
+    }
+
+    /// A trail written before 0009 keeps every record, in order and byte for byte, its seq
+    /// becomes the rowid (no index of its own), and the table stays append-only (TRACE-2) with
+    /// the purge exception of 0005 (TRACE-7).
+    #[tokio::test]
+    async fn trace2_0009_keys_the_trail_by_rowid_and_keeps_it_whole_and_append_only() {
+        use sqlx::Row;
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        run_sqlite_through(&mut conn, 8).await.unwrap();
+        let insert = "INSERT INTO audit_events (seq, id, at, actor_user, action, outcome, \
+                      patient, canonical, prev_hash, hash) VALUES ($1, $2, $3, NULL, 'a', 's', NULL, $4, $5, $6)";
+        for seq in 1..=5_i64 {
+            sqlx::query(insert)
+                .bind(seq)
+                .bind(vec![u8::try_from(seq).unwrap(); 16])
+                .bind(seq * 10)
+                .bind(vec![7_u8; usize::try_from(seq).unwrap()])
+                .bind(vec![1_u8; 32])
+                .bind(vec![2_u8; 32])
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        let all = "SELECT seq, id, at, canonical FROM audit_events ORDER BY seq";
+        let rows = |rows: Vec<sqlx::sqlite::SqliteRow>| {
+            rows.iter()
+                .map(|r| {
+                    (
+                        r.get::<i64, _>(0),
+                        r.get::<Vec<u8>, _>(1),
+                        r.get::<i64, _>(2),
+                        r.get::<Vec<u8>, _>(3),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let kept = rows(sqlx::query(all).fetch_all(&mut conn).await.unwrap());
+        let seq_index = "SELECT COUNT(*) FROM pragma_index_list('audit_events') i \
+                         JOIN pragma_index_info(i.name) c WHERE c.name = 'seq'";
+        let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+        assert_eq!(count(seq_index).fetch_one(&mut conn).await.unwrap(), 1);
+
+        run_sqlite(&mut conn).await.unwrap();
+        assert_eq!(
+            rows(sqlx::query(all).fetch_all(&mut conn).await.unwrap()),
+            kept
+        );
+        assert_eq!(count(seq_index).fetch_one(&mut conn).await.unwrap(), 0);
+        let rowid_is_seq = "SELECT COUNT(*) FROM audit_events WHERE rowid = seq";
+        assert_eq!(count(rowid_is_seq).fetch_one(&mut conn).await.unwrap(), 5);
+        let indexes = "SELECT COUNT(*) FROM pragma_index_list('audit_events')";
+        assert_eq!(
+            count(indexes).fetch_one(&mut conn).await.unwrap(),
+            5,
+            "id's unique index and the four search indexes"
+        );
+        for refused in [
+            "UPDATE audit_events SET at = 0 WHERE seq = 5",
+            "DELETE FROM audit_events WHERE seq = 1",
+        ] {
+            let e = sqlx::query(refused).execute(&mut conn).await.unwrap_err();
+            assert!(e.to_string().contains("append-only"), "{refused}: {e}");
+        }
+        sqlx::query(
+            "INSERT INTO audit_purges (through, removed, last_hash, cutoff, at, signature, key_id) \
+             VALUES (2, 2, x'00', 0, 0, x'00', 'k')",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query("DELETE FROM audit_events WHERE seq <= 2")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            sqlx::query("DELETE FROM audit_events WHERE seq = 3")
+                .execute(&mut conn)
+                .await
+                .is_err(),
+            "above the purge marker, still refused"
+        );
+        let dup = sqlx::query(insert)
+            .bind(6_i64)
+            .bind(vec![5_u8; 16])
+            .bind(60_i64)
+            .bind(vec![7_u8])
+            .bind(vec![1_u8; 32])
+            .bind(vec![2_u8; 32])
+            .execute(&mut conn)
+            .await;
+        assert!(dup.is_err(), "record ids stay unique");
     }
 
     #[test]
