@@ -160,7 +160,12 @@ impl Scanner {
         let now = app.clock.now();
         self.raised.retain(|_, until| *until > now);
         let mut opened = 0;
-        for stored in &events {
+        for (n, stored) in events.iter().enumerate() {
+            // A page is up to a thousand records of rules on this runtime's thread: let the
+            // requests waiting for it run between every few dozen.
+            if n % 64 == 63 {
+                tokio::task::yield_now().await;
+            }
             for finding in self.check(app, rules, stored.seq, &stored.event).await? {
                 let key = (finding.rule, finding.subject.clone());
                 if self.raised.get(&key).is_some_and(|until| now < *until) {

@@ -276,19 +276,46 @@ impl Store {
         filter: &AuditFilter,
     ) -> Result<Vec<StoredAuditEvent>, StoreError> {
         let SearchQuery { sql, params } = filter.query()?;
-        // A read like any other, on a read connection: one snapshot of a gapless prefix of the chain
-        // (appends commit in seq order on both engines), without holding up the writer.
-        let rows: Vec<SearchRow> = crate::patients::read_only!(self, |conn| {
-            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-            for p in params {
-                query = match p {
-                    Param::Uuid(u) => query.bind(u),
-                    Param::Int(i) => query.bind(i),
-                    Param::Text(t) => query.bind(t),
-                };
+        // A read like any other, on a read connection: one snapshot (one statement) of a gapless
+        // prefix of the chain (appends commit in seq order on both engines), without holding up
+        // the writer. On SQLite, on a blocking thread rather than through sqlx's connection thread:
+        // the anomaly scan reads the whole trail a page at a time, and sqlx's hand-off of each row
+        // cost more than the scan's rules.
+        let rows: Vec<SearchRow> = match &*self.inner {
+            Imp::Sqlite(s) => {
+                use crate::identity::Cols;
+                use crate::sqlite::inline::Arg;
+                let args: Vec<Arg> = params
+                    .into_iter()
+                    .map(|p| match p {
+                        Param::Uuid(u) => Arg::Uuid(u),
+                        Param::Int(i) => Arg::Int(i),
+                        Param::Text(t) => Arg::Text(t),
+                    })
+                    .collect();
+                s.long_read(&sql, &args)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.int(0)?, r.bytes(1)?, r.bytes(2)?)))
+                    .collect::<Result<_, StoreError>>()?
             }
-            Ok::<_, StoreError>(query.fetch_all(&mut *conn).await?)
-        })?;
+            Imp::Postgres(pg) => {
+                pg.read(move |conn| {
+                    Box::pin(async move {
+                        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                        for p in params {
+                            query = match p {
+                                Param::Uuid(u) => query.bind(u),
+                                Param::Int(i) => query.bind(i),
+                                Param::Text(t) => query.bind(t),
+                            };
+                        }
+                        Ok::<_, StoreError>(query.fetch_all(&mut *conn).await?)
+                    })
+                })
+                .await?
+            }
+        };
         rows.into_iter()
             .map(|(seq, canonical, hash)| {
                 let event = decode_canonical(&canonical).map_err(|e| {

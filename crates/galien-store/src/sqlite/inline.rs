@@ -34,6 +34,8 @@ pub(crate) enum Arg {
     Bool(bool),
     /// A BLOB.
     Bytes(Vec<u8>),
+    /// A TEXT.
+    Text(&'static str),
 }
 
 impl From<Uuid> for Arg {
@@ -67,6 +69,7 @@ impl Arg {
             Arg::Int(i) => Value::Integer(*i),
             Arg::Bool(b) => Value::Integer(i64::from(*b)),
             Arg::Bytes(b) => Value::Blob(b.clone()),
+            Arg::Text(t) => Value::Text((*t).to_owned()),
         }
     }
 }
@@ -239,6 +242,27 @@ impl Inline {
             }
         }
         // Busy: wait on a blocking thread, as a read of the pool would.
+        self.on_blocking_thread(conn, sql, args).await
+    }
+
+    /// The rows of a longer read (many rows: a page of the trail), read on a blocking thread on
+    /// one of these connections, without the per-row hand-off of sqlx's connection thread. It
+    /// waits for a lock, as a read of the pool would, up to the busy timeout.
+    pub(crate) async fn rows_on_blocking_thread(
+        &self,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Vec<Row>, StoreError> {
+        let conn = self.take()?;
+        self.on_blocking_thread(conn, sql, args).await
+    }
+
+    async fn on_blocking_thread(
+        &self,
+        conn: Connection,
+        sql: &str,
+        args: &[Arg],
+    ) -> Result<Vec<Row>, StoreError> {
         let (sql, args, wait) = (sql.to_owned(), args.to_vec(), self.busy_timeout);
         let (conn, done) = tokio::task::spawn_blocking(move || {
             let done = conn
@@ -383,6 +407,46 @@ mod tests {
         assert_eq!(inline.idle.lock().unwrap().len(), 1);
         let rows = inline.rows("SELECT n FROM t", &[]).await.unwrap();
         assert_eq!(rows[0].int(0).unwrap(), 2);
+    }
+
+    /// A long read leaves the caller's thread free: on a runtime of one thread, the task that
+    /// releases the lock still runs while the read waits for it, and every row comes back, text
+    /// bound as text.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_long_read_waits_off_the_runtime_and_returns_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer) = database(dir.path());
+        writer
+            .execute_batch(
+                "WITH RECURSIVE k(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM k WHERE i < 2000) \
+                 INSERT INTO t SELECT randomblob(16), i, 'deux', zeroblob(100) FROM k;",
+            )
+            .unwrap();
+        let inline = Inline::new(&path, Duration::from_secs(5));
+        writer
+            .execute_batch("BEGIN EXCLUSIVE; UPDATE t SET label = 'trois' WHERE n > 1;")
+            .unwrap();
+        let commit = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            writer.execute_batch("COMMIT").unwrap();
+        });
+        let rows = inline
+            .rows_on_blocking_thread(
+                "SELECT n, data FROM t WHERE label = $1 ORDER BY n",
+                &[Arg::Text("trois")],
+            )
+            .await
+            .unwrap();
+        commit.await.unwrap();
+        assert_eq!(rows.len(), 1999, "read after the commit, every row");
+        assert_eq!(rows[0].int(0).unwrap(), 2);
+        assert_eq!(rows[1998].int(0).unwrap(), 2000);
+        assert_eq!(rows[5].bytes(1).unwrap(), vec![0_u8; 100]);
+        assert_eq!(
+            inline.idle.lock().unwrap().len(),
+            1,
+            "the connection came back"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

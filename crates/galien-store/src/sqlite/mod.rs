@@ -81,6 +81,12 @@ impl SqliteStore {
         self.inline.rows(sql, args).await
     }
 
+    /// The rows of a read of many rows (`$1…$n` bound to `args`), read on a blocking thread (see
+    /// [`inline::Inline::rows_on_blocking_thread`]).
+    pub(crate) async fn long_read(&self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, StoreError> {
+        self.inline.rows_on_blocking_thread(sql, args).await
+    }
+
     /// Runs `job` on the writer connection in the next group-commit batch (see [`Writer::write`]).
     pub async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where
