@@ -9,7 +9,9 @@
 //! A connection never waits here for a lock: it is opened without a busy timeout, and in the rare
 //! case SQLite answers `SQLITE_BUSY` to a reader (a crashed process's WAL being recovered), the
 //! statement is run again on a blocking thread that may wait, like any other read, up to the
-//! store's busy timeout. Long reads (searches, exports, scans) stay on sqlx's read pool.
+//! store's busy timeout. Pages of the audit trail (the anomaly scan, searches) are read on these
+//! connections too, but always on a blocking thread ([`Inline::rows_on_blocking_thread`]), never
+//! on a request's; other long reads (exports, grouped scans) stay on sqlx's read pool.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
