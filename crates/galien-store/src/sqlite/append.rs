@@ -115,7 +115,7 @@ fn append_all(
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        seqs.extend(appends[from..].iter().map(|_| Err(e.clone())));
+        seqs.extend(appends.iter().skip(from).map(|_| Err(e.clone())));
         (seqs, Some(e))
     };
     if appends.len() > 1 {
