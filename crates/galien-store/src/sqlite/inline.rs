@@ -338,6 +338,18 @@ mod tests {
 
     use super::*;
 
+    /// Runs `change` in an exclusive transaction on `writer` (every reader meets its lock) and
+    /// commits it 300 ms later, on a task.
+    fn commit_later(writer: Connection, change: &str) -> tokio::task::JoinHandle<()> {
+        writer
+            .execute_batch(&format!("BEGIN EXCLUSIVE; {change}"))
+            .unwrap();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            writer.execute_batch("COMMIT").unwrap();
+        })
+    }
+
     /// A database with one row, in rollback-journal mode so that a writer's exclusive lock keeps
     /// readers out (what a reader meets, rarely, in WAL mode).
     fn database(dir: &Path) -> (PathBuf, Connection) {
@@ -393,13 +405,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (path, writer) = database(dir.path());
         let inline = Inline::new(&path, Duration::from_secs(5));
-        writer
-            .execute_batch("BEGIN EXCLUSIVE; UPDATE t SET n = 2;")
-            .unwrap();
-        let commit = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            writer.execute_batch("COMMIT").unwrap();
-        });
+        let commit = commit_later(writer, "UPDATE t SET n = 2;");
         let started = std::time::Instant::now();
         let rows = inline.rows("SELECT n FROM t", &[]).await.unwrap();
         assert_eq!(rows[0].int(0).unwrap(), 2, "read after the commit");
@@ -425,13 +431,7 @@ mod tests {
             )
             .unwrap();
         let inline = Inline::new(&path, Duration::from_secs(5));
-        writer
-            .execute_batch("BEGIN EXCLUSIVE; UPDATE t SET label = 'trois' WHERE n > 1;")
-            .unwrap();
-        let commit = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            writer.execute_batch("COMMIT").unwrap();
-        });
+        let commit = commit_later(writer, "UPDATE t SET label = 'trois' WHERE n > 1;");
         let rows = inline
             .rows_on_blocking_thread(
                 "SELECT n, data FROM t WHERE label = $1 ORDER BY n",
