@@ -66,6 +66,7 @@ pub(crate) async fn audit(backend: Backend, args: &Args) -> anyhow::Result<Outco
                 &format!("{label}: baseline"),
                 args.concurrency,
                 dur,
+                None,
                 move || {
                     let pool = pool.clone();
                     async move {
@@ -93,6 +94,7 @@ pub(crate) async fn audit(backend: Backend, args: &Args) -> anyhow::Result<Outco
                 &format!("{label}: baseline"),
                 args.concurrency,
                 dur,
+                None,
                 move || {
                     let pool = pool.clone();
                     async move {
@@ -115,6 +117,7 @@ pub(crate) async fn audit(backend: Backend, args: &Args) -> anyhow::Result<Outco
         &format!("{label}: galien"),
         args.concurrency,
         dur,
+        None,
         move || {
             let store = raw.clone();
             async move {
@@ -163,6 +166,8 @@ pub(crate) async fn audit(backend: Backend, args: &Args) -> anyhow::Result<Outco
     extra.insert("baseline_p50_ms".into(), crate::report::ms_json(base.p50));
     extra.insert("baseline_p99_ms".into(), crate::report::ms_json(base.p99));
     extra.insert("appends_per_commit".into(), json!(per_commit));
+    galien.cpu.json_into("", &mut extra);
+    base.cpu.json_into("baseline_", &mut extra);
     Ok(Outcome {
         scenario: "audit",
         backend: backend.name(),

@@ -31,6 +31,7 @@ pub(crate) async fn http(backend: Backend, args: &Args) -> anyhow::Result<Outcom
         &format!("{label}: baseline"),
         args.concurrency,
         dur,
+        Some(bare.pid()),
         get(bare.url("/healthz")),
     )
     .await;
@@ -43,6 +44,7 @@ pub(crate) async fn http(backend: Backend, args: &Args) -> anyhow::Result<Outcom
         &format!("{label}: galien"),
         args.concurrency,
         dur,
+        Some(server.pid()),
         get(server.url("/healthz")),
     )
     .await;
@@ -64,6 +66,8 @@ pub(crate) async fn http(backend: Backend, args: &Args) -> anyhow::Result<Outcom
     extra.insert("baseline_p50_ms".into(), ms_json(base.p50));
     extra.insert("baseline_p99_ms".into(), ms_json(base.p99));
     extra.insert("baseline_rss_kib".into(), serde_json::json!(base_rss));
+    galien.cpu.json_into("", &mut extra);
+    base.cpu.json_into("baseline_", &mut extra);
     Ok(Outcome {
         scenario: "http",
         backend: backend.name(),

@@ -122,7 +122,7 @@ async fn baseline(backend: Backend, lab: &Lab, args: &Args) -> anyhow::Result<Me
                 .connect_with(opts)
                 .await?;
             sqlx::query(TABLE).execute(&pool).await?;
-            Ok(measured(&label, args.devices, dur, move || {
+            Ok(measured(&label, args.devices, dur, None, move || {
                 let (pool, c) = (pool.clone(), counter.clone());
                 async move {
                     let mut tx = pool.begin().await?;
@@ -153,7 +153,7 @@ async fn baseline(backend: Backend, lab: &Lab, args: &Args) -> anyhow::Result<Me
                 .connect(&url)
                 .await?;
             sqlx::query(TABLE).execute(&pool).await?;
-            let m = measured(&label, args.devices, dur, move || {
+            let m = measured(&label, args.devices, dur, None, move || {
                 let (pool, c) = (pool.clone(), counter.clone());
                 async move {
                     let mut tx = pool.begin().await?;
@@ -204,6 +204,7 @@ pub(crate) async fn ingest(backend: Backend, args: &Args) -> anyhow::Result<Outc
         &format!("ingest/{}: galien", backend.name()),
         devices,
         dur,
+        Some(server.pid()),
         move || {
             let (client, url, senders, next, minutes) = (
                 client.clone(),
@@ -272,6 +273,8 @@ pub(crate) async fn ingest(backend: Backend, args: &Args) -> anyhow::Result<Outc
     extra.insert("devices".into(), json!(devices));
     extra.insert("latency_per".into(), json!("bundle of 100"));
     extra.insert("audit_verify".into(), json!(verified));
+    galien.cpu.json_into("", &mut extra);
+    base.cpu.json_into("baseline_", &mut extra);
     Ok(Outcome {
         scenario: "ingest",
         backend: backend.name(),

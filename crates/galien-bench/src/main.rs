@@ -2,7 +2,8 @@
 //! the same machine, so the ratio means something on a noisy 2-core box. Nothing here is asserted:
 //! figures are printed for people (and closing notes), and written as JSON with `--json`.
 //!
-//! Scenarios (each prints a table — rate, p50, p99, errors, server RSS — then one line
+//! Scenarios (each prints a table — rate, p50, p99, errors, server RSS, CPU time per operation of
+//! the server process and of the load generator (`cpu.rs`) — then one line
 //! `<scenario>: <rate> <unit>, baseline <rate> <unit>, ratio <r>`):
 //! - `audit`: durable audit appends through the store (SQLite group commit; PostgreSQL) against
 //!   the baseline of raw single-row inserts, one durable transaction each, on the same backend.
@@ -23,6 +24,7 @@
 
 mod audit;
 mod baseline;
+mod cpu;
 mod http;
 mod ingest;
 mod measure;

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
+use crate::cpu::{CpuCost, CpuWindow};
+
 /// What one measurement saw.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Measured {
@@ -21,6 +23,8 @@ pub(crate) struct Measured {
     pub p99: Duration,
     /// The first failure's message, to say why.
     pub first_error: Option<String>,
+    /// CPU time per successful operation, the server's and the load generator's.
+    pub cpu: CpuCost,
 }
 
 impl Measured {
@@ -44,6 +48,7 @@ impl Measured {
             p50: quantile(&latencies, 0.50),
             p99: quantile(&latencies, 0.99),
             first_error,
+            cpu: CpuCost::default(),
         }
     }
 }
@@ -100,8 +105,15 @@ impl Drop for Progress {
     }
 }
 
-/// Runs `op` from `workers` tasks for `dur` (closed loop) and measures it.
-pub(crate) async fn measured<F, Fut>(label: &str, workers: usize, dur: Duration, op: F) -> Measured
+/// Runs `op` from `workers` tasks for `dur` (closed loop) and measures it, with the CPU time per
+/// operation of the `server` process (if it is one of ours) and of this one.
+pub(crate) async fn measured<F, Fut>(
+    label: &str,
+    workers: usize,
+    dur: Duration,
+    server: Option<u32>,
+    op: F,
+) -> Measured
 where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -109,6 +121,7 @@ where
     let counters = Arc::new(Counters::default());
     let _progress = Progress::start(label.to_owned(), counters.clone(), None);
     let first_error: Arc<Mutex<Option<String>>> = Arc::default();
+    let cpu = CpuWindow::start(server);
     let start = Instant::now();
     let deadline = start + dur;
     let mut tasks = Vec::new();
@@ -145,6 +158,9 @@ where
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let cost = cpu.per_op(all.len() as u64);
     let first = first_error.lock().ok().and_then(|f| f.clone());
-    Measured::from_latencies(all, counters.errors.load(Ordering::Relaxed), secs, first)
+    let mut m = Measured::from_latencies(all, counters.errors.load(Ordering::Relaxed), secs, first);
+    m.cpu = cost;
+    m
 }

@@ -93,6 +93,7 @@ pub(crate) async fn read(backend: Backend, args: &Args) -> anyhow::Result<Outcom
         &format!("{label}: baseline"),
         args.concurrency,
         dur,
+        Some(bare.pid()),
         get(bare.url("/summary"), None),
     )
     .await;
@@ -104,6 +105,7 @@ pub(crate) async fn read(backend: Backend, args: &Args) -> anyhow::Result<Outcom
         &format!("{label}: galien"),
         args.concurrency,
         dur,
+        Some(server.pid()),
         get(server.url(&path), Some(cookie)),
     )
     .await;
@@ -150,6 +152,8 @@ pub(crate) async fn read(backend: Backend, args: &Args) -> anyhow::Result<Outcom
     extra.insert("baseline_rss_kib".into(), json!(base_rss));
     extra.insert("audit_records_per_read".into(), json!(per_read));
     extra.insert("audit_verify".into(), json!(verified));
+    galien.cpu.json_into("", &mut extra);
+    base.cpu.json_into("baseline_", &mut extra);
     Ok(Outcome {
         scenario: "read",
         backend: backend.name(),

@@ -1,5 +1,6 @@
 //! What each scenario prints (a table, then its one summary line) and what `--json` writes.
 
+use crate::cpu::CpuCost;
 use crate::measure::Measured;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -21,6 +22,8 @@ pub(crate) struct Row {
     pub errors: u64,
     /// The server's resident memory at the end, in KiB (`None`: no separate server).
     pub rss_kib: Option<u64>,
+    /// CPU time per operation (server process, load generator).
+    pub cpu: CpuCost,
     /// Anything else worth a column (memory per connection…).
     pub note: String,
 }
@@ -42,6 +45,7 @@ impl Row {
             p99: Some(m.p99),
             errors: m.errors,
             rss_kib,
+            cpu: m.cpu,
             note: m
                 .first_error
                 .as_ref()
@@ -53,6 +57,13 @@ impl Row {
 
 pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// CPU time per operation, in µs (`-`: not measured).
+fn micros(d: Option<Duration>) -> String {
+    d.map_or("-".to_owned(), |d| {
+        format!("{:.0} µs", d.as_secs_f64() * 1e6)
+    })
 }
 
 fn mib(kib: u64) -> String {
@@ -70,13 +81,13 @@ pub(crate) fn table(title: &str, rows: &[Row]) {
     println!();
     println!("{title}");
     println!(
-        "  {:<w$} {:>16} {:>9} {:>9} {:>7} {:>11}",
-        "", "rate", "p50", "p99", "errors", "server RSS"
+        "  {:<w$} {:>16} {:>9} {:>9} {:>7} {:>11} {:>9} {:>9}",
+        "", "rate", "p50", "p99", "errors", "server RSS", "srv CPU", "cli CPU"
     );
     for r in rows {
         let lat = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.2} ms", ms(d)));
         println!(
-            "  {:<w$} {:>10.0} {:<5} {:>9} {:>9} {:>7} {:>11}  {}",
+            "  {:<w$} {:>10.0} {:<5} {:>9} {:>9} {:>7} {:>11} {:>9} {:>9}  {}",
             r.label,
             r.rate,
             r.unit,
@@ -84,9 +95,14 @@ pub(crate) fn table(title: &str, rows: &[Row]) {
             lat(r.p99),
             r.errors,
             r.rss_kib.map_or("-".to_owned(), mib),
+            micros(r.cpu.server),
+            micros(r.cpu.client),
             r.note
         );
     }
+    println!(
+        "  (srv CPU, cli CPU: the server process's and the load generator's CPU time per operation)"
+    );
 }
 
 /// One scenario's result, for its summary line and for `--json`.

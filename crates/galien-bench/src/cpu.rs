@@ -1,0 +1,144 @@
+//! CPU time per operation: what a server process and the load generator spent, on all their threads,
+//! during one measurement, divided by the operations it completed.
+//!
+//! A rate depends on how fast the (shared, virtual) machine runs that minute: the same build's
+//! baseline served 21,000 requests a second one day and 51,000 another. The CPU an operation costs
+//! moves much less, and it says where the time of the two cores goes: a ratio of 0.30 against a
+//! baseline at 45,000 req/s leaves each summary about 120 µs of the server's CPU once the load
+//! generator has had its share. Read from `/proc/<pid>/stat` (Linux); elsewhere the columns say `-`.
+
+use std::time::Duration;
+
+/// Clock ticks per second of `/proc/<pid>/stat`'s times: Linux's `USER_HZ`, which the kernel keeps
+/// at 100 in what it shows to programs whatever its own tick rate (`getconf CLK_TCK`).
+const TICKS_PER_SECOND: u64 = 100;
+
+/// User plus system CPU time of process `pid` (all its threads, living or ended), or `None` if it
+/// cannot be read (not Linux, the process gone).
+pub(crate) fn process_cpu(pid: u32) -> Option<Duration> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// This process's CPU time (the load generator: its clients, and its in-process baselines).
+pub(crate) fn own_cpu() -> Option<Duration> {
+    parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// `utime + stime` from a `/proc/<pid>/stat` line. The command name (field 2) is in parentheses and
+/// may itself hold spaces and parentheses, so the fields are counted after its last `)`: `utime` and
+/// `stime` are fields 14 and 15, the 12th and 13th after it.
+fn parse_stat(line: &str) -> Option<Duration> {
+    let (_, rest) = line.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let ticks = utime.checked_add(stime)?;
+    Some(Duration::from_millis(
+        ticks.checked_mul(1000 / TICKS_PER_SECOND)?,
+    ))
+}
+
+/// CPU time per operation during one measurement.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct CpuCost {
+    /// The server process's, when there was one and it could be read.
+    pub server: Option<Duration>,
+    /// The load generator's (its clients; for in-process baselines, the work itself).
+    pub client: Option<Duration>,
+}
+
+impl CpuCost {
+    /// The JSON fields, in µs per operation, named with `prefix` (`""` or `"baseline_"`).
+    pub(crate) fn json_into(
+        &self,
+        prefix: &str,
+        map: &mut serde_json::Map<String, serde_json::Value>,
+    ) {
+        let us = |d: Option<Duration>| {
+            d.map(|d| crate::report::round(d.as_secs_f64() * 1e6))
+                .map_or(serde_json::Value::Null, serde_json::Value::from)
+        };
+        map.insert(format!("{prefix}server_cpu_us_per_op"), us(self.server));
+        map.insert(format!("{prefix}client_cpu_us_per_op"), us(self.client));
+    }
+}
+
+/// The CPU times at the start of a measurement.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CpuWindow {
+    server_pid: Option<u32>,
+    server: Option<Duration>,
+    client: Option<Duration>,
+}
+
+impl CpuWindow {
+    /// Starts counting, for the server process `server_pid` (if any) and this process.
+    pub(crate) fn start(server_pid: Option<u32>) -> CpuWindow {
+        CpuWindow {
+            server_pid,
+            server: server_pid.and_then(process_cpu),
+            client: own_cpu(),
+        }
+    }
+
+    /// What each side spent per operation since the start, over `ops` operations (`None` for a
+    /// side that could not be read, or when nothing was done). Read while the server still runs.
+    pub(crate) fn per_op(&self, ops: u64) -> CpuCost {
+        let per = |start: Option<Duration>, end: Option<Duration>| -> Option<Duration> {
+            let spent = end?.checked_sub(start?)?;
+            let ops = u32::try_from(ops).ok().filter(|&n| n > 0)?;
+            Some(spent / ops)
+        };
+        CpuCost {
+            server: per(self.server, self.server_pid.and_then(process_cpu)),
+            client: per(self.client, own_cpu()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utime_and_stime_are_read_after_the_last_parenthesis() {
+        // A command name with spaces and parentheses: the fields are counted after its last `)`.
+        let line = "4242 (tokio (rt) w) S 1 4242 4242 0 -1 4194304 900 0 0 0 \
+                    1234 566 0 0 20 0 9 0 100 2000000 500 18446744073709551615";
+        assert_eq!(parse_stat(line), Some(Duration::from_millis(18_000)));
+        assert_eq!(parse_stat("4242 (short) S 1"), None);
+        assert_eq!(parse_stat("no parenthesis at all"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_busy_loop_shows_as_this_process_cpu_per_operation() {
+        let window = CpuWindow::start(Some(std::process::id()));
+        let before = own_cpu().expect("own CPU time is readable on Linux");
+        // Spin until this process has used 200 ms of CPU (however busy the machine is), or 20 s.
+        let wall = std::time::Instant::now();
+        while own_cpu().is_some_and(|now| now < before + Duration::from_millis(200))
+            && wall.elapsed() < Duration::from_secs(20)
+        {
+            std::hint::black_box(
+                (0..10_000u64).fold(0u64, |a, b| a.wrapping_mul(31).wrapping_add(b)),
+            );
+        }
+        let cost = window.per_op(4);
+        // 200 ms over 4 operations: 50 ms each, give or take a tick of 10 ms.
+        let client = cost.client.expect("own CPU time is readable on Linux");
+        assert!(
+            client >= Duration::from_millis(45) && client <= Duration::from_millis(70),
+            "{client:?}"
+        );
+        // The "server" here is this same process: the same figure.
+        let server = cost
+            .server
+            .expect("a process's CPU time is readable by its pid");
+        assert!(
+            server.abs_diff(client) <= Duration::from_millis(10),
+            "{server:?} {client:?}"
+        );
+        assert_eq!(window.per_op(0), CpuCost::default());
+    }
+}
