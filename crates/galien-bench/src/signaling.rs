@@ -43,6 +43,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::Args;
+use crate::cpu::CpuWindow;
 use crate::measure::{Counters, Measured, Progress};
 use crate::node::{Lab, Server, app_for, medecin_with_session, open_file_limit};
 use crate::report::{Outcome, Row, ms_json, round, table};
@@ -473,7 +474,8 @@ where
     let opened = connected.len();
     let dur = Duration::from_secs(args.seconds);
     let active = args.concurrency.min(connected.len());
-    let (alive, saturated) = phase(
+    let cpu = CpuWindow::start(Some(server.pid()));
+    let (alive, mut saturated) = phase(
         format!("signaling/{name}: {active} pairs back to back"),
         connected,
         active,
@@ -481,9 +483,11 @@ where
         dur,
     )
     .await;
+    saturated.cpu = cpu.per_op(saturated.ops);
     let pace = Duration::from_millis(args.pace_ms.max(1));
     let n = alive.len();
-    let (alive, paced) = phase(
+    let cpu = CpuWindow::start(Some(server.pid()));
+    let (alive, mut paced) = phase(
         format!(
             "signaling/{name}: all {n} pairs, one exchange per {} ms each",
             args.pace_ms
@@ -494,6 +498,7 @@ where
         dur,
     )
     .await;
+    paced.cpu = cpu.per_op(paced.ops);
     let rss_end = server.rss_kib();
     let rss_peak = server.peak_rss_kib();
     if first_error.is_none() {
@@ -655,6 +660,12 @@ pub(crate) async fn signaling(
     );
     extra.insert("connect_seconds".into(), json!(round(galien.connect_secs)));
     extra.insert("connect_failed".into(), json!(galien.connect_failed));
+    galien.saturated.cpu.json_into("saturated_", &mut extra);
+    galien.paced.cpu.json_into("paced_", &mut extra);
+    base.saturated
+        .cpu
+        .json_into("baseline_saturated_", &mut extra);
+    base.paced.cpu.json_into("baseline_paced_", &mut extra);
     Ok(Outcome {
         scenario: "signaling",
         backend: backend.name(),
