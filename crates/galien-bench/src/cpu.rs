@@ -1,11 +1,10 @@
 //! CPU time per operation: what a server process and the load generator spent, on all their threads,
 //! during one measurement, divided by the operations it completed.
 //!
-//! A rate depends on how fast the (shared, virtual) machine runs that minute: the same build's
-//! baseline served 21,000 requests a second one day and 51,000 another. The CPU an operation costs
-//! moves much less, and it says where the time of the two cores goes: a ratio of 0.30 against a
-//! baseline at 45,000 req/s leaves each summary about 120 µs of the server's CPU once the load
-//! generator has had its share. Read from `/proc/<pid>/stat` (Linux); elsewhere the columns say `-`.
+//! A rate alone does not say where the two cores went, nor how far a goal is from what an operation
+//! costs: a ratio of 0.30 against a baseline at 45,000 req/s leaves each summary about 120 µs of
+//! the two cores, the load generator's share included. Read from `/proc/<pid>/stat` (Linux);
+//! elsewhere the columns say `-`.
 
 use std::time::Duration;
 
