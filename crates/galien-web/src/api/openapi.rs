@@ -1,6 +1,8 @@
-//! `GET /api/openapi.json`: the OpenAPI 3.0 document of the JSON API (token, whoami, FHIR
-//! Observations, a call's ICE servers), written by hand beside the handlers it describes and
-//! checked against them by a schemathesis pass (`crates/galien/tests/api_schema.rs`).
+//! `GET /api/openapi.json`: the OpenAPI 3.0 document of the machine-readable API (token, whoami,
+//! FHIR Observations, a call's ICE servers, the FHIR reads of teleconsultation and of a record's
+//! documents, the audit trail's search and export, the probes and metrics), written by hand beside
+//! the handlers it describes and checked against them by schemathesis
+//! (`crates/galien/tests/api_schema.rs`).
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -42,6 +44,13 @@ mod tests {
             "/fhir/r4",
             "/fhir/r4/Observation",
             "/calls/ice-servers",
+            "/fhir/r4/Appointment/{id}",
+            "/fhir/r4/Encounter/{id}",
+            "/fhir/r4/DocumentReference",
+            "/api/audit/events",
+            "/healthz",
+            "/readyz",
+            "/metrics",
         ] {
             assert!(doc["paths"][path].is_object(), "{path}");
         }
