@@ -364,6 +364,30 @@ mod tests {
         (path, conn)
     }
 
+    /// The SQLite compiled in is built with `.cargo/config.toml`'s `LIBSQLITE3_FLAGS`: no
+    /// process-wide mutex around every allocation (memory statistics) nor around every page lookup
+    /// (one page cache shared by all connections). Without them the node reads and writes as
+    /// correctly but slower (README, Performance), which no other test would notice. (Its
+    /// `HAVE_FDATASYNC` is not among the options SQLite reports.)
+    #[test]
+    fn sqlite_is_built_with_the_workspace_flags() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut statement = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn binds_by_number_and_decodes_as_sqlx_encodes() {
         let dir = tempfile::tempdir().unwrap();
