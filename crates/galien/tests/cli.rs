@@ -203,6 +203,10 @@ fn ops_1_first_start_without_configuration_creates_private_data_and_prints_a_lin
         "request lines carry the request id:\n{logs}"
     );
     assert!(logs.contains("pending writes flushed"), "{logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "logs to a pipe or a file carry no terminal colour codes:\n{logs}"
+    );
 }
 
 #[test]
