@@ -112,18 +112,27 @@ struct Node {
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
+/// Every `GALIEN_*` variable of the test's environment: none reaches a `galien` this test starts,
+/// which takes its settings from the test alone. `galien` refuses the variables it does not know,
+/// such as this test's own `GALIEN_CRASH_SEED` or `GALIEN_TEST_POSTGRES_URL`, and the others
+/// (`GALIEN_DATA_DIR`, `GALIEN_LISTEN`…) would override the test's configuration.
+fn galien_variables() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.to_string_lossy().starts_with("GALIEN_"))
+        .collect()
+}
+
 impl Node {
     /// Starts `galien serve --config <config>` and waits for its address (and the first
     /// administrator's link on the first start).
     async fn start(config: &Path, first: bool) -> Node {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .env_remove("GALIEN_CONFIG")
-            .env_remove("GALIEN_DATABASE_URL")
-            .env_remove("GALIEN_DATA_DIR")
-            .env_remove("GALIEN_LISTEN")
+        let mut command = Command::new(BIN);
+        command.arg("serve").arg("--config").arg(config);
+        for name in galien_variables() {
+            command.env_remove(name);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -817,12 +826,10 @@ async fn survives_sigkill(backend: Backend) {
 
     // The audit trail is intact (hash chain, checkpoints) after four crashes.
     let mut verify = std::process::Command::new(BIN);
-    verify
-        .args(["audit", "verify", "--data-dir"])
-        .arg(&data)
-        .env_remove("GALIEN_CONFIG")
-        .env_remove("GALIEN_DATABASE_URL")
-        .env_remove("GALIEN_DATA_DIR");
+    verify.args(["audit", "verify", "--data-dir"]).arg(&data);
+    for name in galien_variables() {
+        verify.env_remove(name);
+    }
     if let Some(url) = &database_url {
         verify.arg("--database-url").arg(url);
     }
