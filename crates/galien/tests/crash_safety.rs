@@ -114,8 +114,9 @@ struct Node {
 
 /// Every `GALIEN_*` variable of the test's environment: none reaches a `galien` this test starts,
 /// which takes its settings from the test alone. `galien` refuses the variables it does not know,
-/// such as this test's own `GALIEN_CRASH_SEED` or `GALIEN_TEST_POSTGRES_URL`, and the others
-/// (`GALIEN_DATA_DIR`, `GALIEN_LISTEN`…) would override the test's configuration.
+/// such as this test's own `GALIEN_CRASH_SEED` (it ignores only `GALIEN_TEST_*` and
+/// `GALIEN_BENCH_*`), and the others (`GALIEN_DATA_DIR`, `GALIEN_LISTEN`…) would override the
+/// test's configuration.
 fn galien_variables() -> Vec<std::ffi::OsString> {
     std::env::vars_os()
         .map(|(name, _)| name)
