@@ -67,6 +67,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "audit_rowid",
         sql: include_str!("../migrations/sqlite/0009_audit_rowid.sql"),
     },
+    Migration {
+        version: 10,
+        name: "summary_order_indexes",
+        sql: include_str!("../migrations/sqlite/0010_summary_order_indexes.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -114,6 +119,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 9,
         name: "audit_rowid",
         sql: include_str!("../migrations/postgres/0009_audit_rowid.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "summary_order_indexes",
+        sql: include_str!("../migrations/postgres/0010_summary_order_indexes.sql"),
     },
 ];
 

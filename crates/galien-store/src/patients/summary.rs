@@ -179,3 +179,65 @@ impl Store {
         rows
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::{Connection, Row, SqliteConnection};
+
+    /// The summary statement, on the schema the migrations build, reads every section in its
+    /// order from an index: no sort in a temporary B-tree (each one an allocated pager, opened and
+    /// closed on every summary, a few per cent of the node's time under load — README,
+    /// Performance). Migration 0010 gave the appointments and the current enrolment their order;
+    /// a part whose `ORDER BY` no index serves fails here.
+    #[tokio::test]
+    async fn the_summary_statement_sorts_nothing_in_a_temporary_b_tree() {
+        let mut conn = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        crate::migrate::run_sqlite(&mut conn).await.unwrap();
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            SQLITE.sql
+        )))
+        .bind(uuid::Uuid::nil())
+        .bind(true)
+        .bind(true)
+        .bind(true)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect();
+        // Every part is there (one search per table read), and none sorts.
+        for table in [
+            "patients",
+            "clinical_notes",
+            "care_relationships",
+            "consents",
+            "monitoring_enrolments",
+            "appointments",
+        ] {
+            assert!(
+                plan.iter().any(|d| searches(d, table)),
+                "{table} not searched by an index: {plan:#?}"
+            );
+        }
+        assert!(
+            !plan.iter().any(|d| d.contains("TEMP B-TREE")),
+            "a part sorts in a temporary B-tree: {plan:#?}"
+        );
+    }
+
+    /// Whether a plan line searches `table` through an index (by its alias in the summary's parts).
+    fn searches(detail: &str, table: &str) -> bool {
+        let alias = match table {
+            "patients" => "p",
+            "clinical_notes" => "n",
+            "care_relationships" => "r",
+            "consents" => "c",
+            "monitoring_enrolments" => "e",
+            _ => "a",
+        };
+        detail.starts_with(&format!("SEARCH {alias} USING "))
+    }
+}
