@@ -13,7 +13,8 @@
 //                   "post_logout_redirect_uris": [], "id_token_signed_response_alg": "RS256" }],
 //     "accounts": [{ "sub": "810000000001", "given_name": "Claire", "family_name": "Martin",
 //                    "email": "claire.martin@example.test", "rpps": "10000000001",
-//                    "acr": "eidas1", "amr": ["pwd", "otp"] }]
+//                    "acr": "eidas1", "amr": ["pwd", "otp"] }],
+//     "listen_delay_ms": 0              // tests of the harness only: listen that much later
 //   }
 //
 // When it listens it prints one line to stdout:
@@ -152,7 +153,11 @@ async function grantFor(provider, details, accountId) {
 }
 
 const server = http.createServer();
-server.listen(config.port ?? 0, '127.0.0.1', () => {
+const listen = (callback) => server.listen(config.port ?? 0, '127.0.0.1', callback);
+// `listen_delay_ms` (tests of the harness only): listen that much later, as a stuck start would.
+const listenWhenDue = (callback) =>
+  config.listen_delay_ms ? setTimeout(() => listen(callback), config.listen_delay_ms) : listen(callback);
+listenWhenDue(() => {
   const { port } = server.address();
   const issuer = config.issuer ?? `http://${config.host ?? '127.0.0.1'}:${port}`;
 
