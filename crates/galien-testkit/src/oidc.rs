@@ -200,6 +200,8 @@ struct NotStarted {
     log: String,
     threads: String,
     pid: Option<u32>,
+    /// The process had exited by itself (a broken setup, which a second start would not mend).
+    exited: bool,
 }
 
 impl std::fmt::Display for NotStarted {
@@ -315,6 +317,7 @@ async fn launch(json: &str, limit: Duration) -> Result<Launched, NotStarted> {
                 log,
                 threads,
                 pid,
+                exited: status.is_some(),
             })
         }
     }
@@ -329,7 +332,7 @@ impl OidcProvider {
         let json = serde_json::to_string(&config).unwrap();
         let launched = match launch(&json, FIRST_START).await {
             Ok(launched) => launched,
-            Err(first) if first.threads != "(exited)" => {
+            Err(first) if !first.exited => {
                 eprintln!("[oidc-provider] {first}\n[oidc-provider] starting it once more");
                 launch(&json, SECOND_START).await.unwrap_or_else(|second| {
                     panic!(
@@ -416,6 +419,7 @@ mod tests {
         };
         eprintln!("{err}");
         assert_eq!(err.why, "not ready within 3 s");
+        assert!(!err.exited, "{err}");
         assert!(err.log.contains("oidc-provider"), "{err}");
         // Node's main thread, asleep in the event loop's wait.
         assert!(err.threads.contains("node S"), "{err}");
