@@ -134,6 +134,12 @@ pub struct StoreStats {
     pub write_batches: u64,
     /// Writes submitted and not yet answered.
     pub write_queue_depth: usize,
+    /// PostgreSQL: groups of plain audit appends written in one statement after the chain head
+    /// the node knew (0 on SQLite, whose writer always knows the head).
+    pub audit_appends_after_known_head: u64,
+    /// PostgreSQL: of the appends tried after a known head, those that found it extended by another
+    /// appender (another node, a change's transaction) and were written again under the lock.
+    pub audit_stale_heads: u64,
 }
 
 /// The store: cheap to clone (an `Arc` inside).

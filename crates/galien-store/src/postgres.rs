@@ -153,6 +153,8 @@ impl PgStore {
             // Every other PostgreSQL write is its own batch of one; plain audit appends share theirs.
             write_batches: committed + appends.groups.load(Ordering::Relaxed),
             write_queue_depth: self.in_flight.load(Ordering::SeqCst) + self.appender.pending(),
+            audit_appends_after_known_head: appends.after_known_head.load(Ordering::Relaxed),
+            audit_stale_heads: appends.stale_heads.load(Ordering::Relaxed),
         }
     }
 

@@ -140,6 +140,7 @@ both_backends!(
     trace_02_checkpoint_root_mismatch_is_detected,
     trace_02_append_only_triggers_refuse_update_and_delete,
     trace_02_concurrent_appends_keep_one_chain,
+    trace_02_an_appender_whose_known_head_is_stale_appends_after_the_real_head,
     trace_02_grouped_appends_keep_each_callers_records_together_and_a_bad_one_fails_alone,
     trace_02_checkpoints_extend_incrementally_and_match_the_merkle_root,
     trace_01_events_are_searchable_by_user_patient_action_period,
@@ -579,6 +580,94 @@ async fn trace_02_concurrent_appends_keep_one_chain(ctx: &Ctx) {
     for s in &stores {
         s.close().await;
     }
+}
+
+/// On PostgreSQL each node's appender writes a group after the head it last wrote, in one statement.
+/// Another node extending the chain in between, or a record removed behind the node's back, makes
+/// that head stale: the statement then writes nothing and the group goes again under the chain lock,
+/// after the real head. Every record lands once, at the seq its caller was told, and the chain stays
+/// one, gapless and verifiable. (SQLite: one node, whose writer reads the head in each transaction.)
+async fn trace_02_an_appender_whose_known_head_is_stale_appends_after_the_real_head(ctx: &Ctx) {
+    let pg = ctx.backend == Backend::Postgres;
+    let a = ctx.open().await;
+    let b = if pg { ctx.open().await } else { a.clone() };
+    let mut expected: Vec<(u64, AuditEvent)> = Vec::new();
+    async fn append(store: &Store, i: u32, expected: &mut Vec<(u64, AuditEvent)>) {
+        let e = event(
+            i,
+            Some(user(1)),
+            Some(patient(u128::from(i))),
+            AuditAction::RecordRead,
+        );
+        let seq = store.append_audit(&e).await.unwrap();
+        expected.push((seq, e));
+    }
+    // a learns the head with its first append, then appends after it.
+    for i in 0..3 {
+        append(&a, i, &mut expected).await;
+    }
+    // b (another node) extends the chain: a's head is now stale.
+    append(&b, 3, &mut expected).await;
+    append(&a, 4, &mut expected).await;
+    append(&a, 5, &mut expected).await;
+    if pg {
+        let s = a.stats();
+        assert_eq!(s.audit_stale_heads, 1, "{s:?}");
+        assert_eq!(s.audit_appends_after_known_head, 3, "{s:?}");
+    }
+    // The newest record removed behind a's back (a restored database): a's head names a record
+    // that is gone, so a must not chain after it.
+    ctx.drop_guards().await;
+    let (gone, _) = expected.pop().unwrap();
+    ctx.raw(&format!("DELETE FROM audit_events WHERE seq = {gone}"))
+        .await;
+    append(&a, 6, &mut expected).await;
+    assert_eq!(
+        expected.last().unwrap().0,
+        gone,
+        "written at the real head's next seq"
+    );
+    if pg {
+        assert_eq!(a.stats().audit_stale_heads, 2);
+    }
+    // Both nodes at once.
+    let mut tasks = Vec::new();
+    for i in 10..60 {
+        for store in [&a, &b] {
+            let store = store.clone();
+            let e = event(
+                i,
+                Some(user(2)),
+                Some(patient(u128::from(i))),
+                AuditAction::RecordRead,
+            );
+            tasks.push(tokio::spawn(async move {
+                (store.append_audit(&e).await.unwrap(), e)
+            }));
+        }
+    }
+    for t in tasks {
+        expected.push(t.await.unwrap());
+    }
+    expected.sort_by_key(|(seq, _)| *seq);
+    let all = every_record(&a).await;
+    let stored: Vec<(u64, &AuditEvent)> = all.iter().map(|r| (r.seq, &r.event)).collect();
+    let told: Vec<(u64, &AuditEvent)> = expected.iter().map(|(s, e)| (*s, e)).collect();
+    assert_eq!(
+        stored, told,
+        "each record at the seq its caller was told, none else"
+    );
+    let n = u64::try_from(all.len()).unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=n).collect::<Vec<_>>()
+    );
+    a.audit_checkpoint(&ctx.key, T0).await.unwrap();
+    let report = ctx.verify(&a).await;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.records, n);
+    a.close().await;
+    b.close().await;
 }
 
 /// Plain appends made at the same moment share a transaction (group commit): each caller's records

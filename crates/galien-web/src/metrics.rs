@@ -114,7 +114,7 @@ impl Collector for StoreCollector {
             let g = ConstGauge::new(value);
             g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)?;
         }
-        let counters: [(&str, &str, u64); 2] = [
+        let counters: [(&str, &str, u64); 4] = [
             (
                 "db_writes_committed",
                 "Writes committed",
@@ -124,6 +124,16 @@ impl Collector for StoreCollector {
                 "db_write_batches",
                 "Transactions committed by the group-commit writer",
                 s.write_batches,
+            ),
+            (
+                "db_audit_appends_after_known_head",
+                "PostgreSQL: audit append groups written in one statement after the known chain head",
+                s.audit_appends_after_known_head,
+            ),
+            (
+                "db_audit_stale_heads",
+                "PostgreSQL: audit appends whose known chain head another appender had extended",
+                s.audit_stale_heads,
             ),
         ];
         for (name, help, value) in counters {

@@ -72,41 +72,63 @@ macro_rules! audit_dialect {
             conn: &mut $conn,
             events: &[AuditEvent],
         ) -> Result<Option<u64>, StoreError> {
+            match append_chain_in(conn, events).await? {
+                None => Ok(None),
+                Some((last, _)) => u64::try_from(last)
+                    .map(Some)
+                    .map_err(|_| StoreError::Other("audit seq out of range".into())),
+            }
+        }
+
+        /// [`append_all_in`], returning the chain's new head: the last record's seq and hash.
+        pub(crate) async fn append_chain_in(
+            conn: &mut $conn,
+            events: &[AuditEvent],
+        ) -> Result<Option<(i64, crate::audit::Hash)>, StoreError> {
             if events.is_empty() {
                 return Ok(None);
             }
             if let Some(lock) = $lock {
                 sqlx::query(lock).execute(&mut *conn).await?;
             }
-            let mut head = head(&mut *conn).await?;
-            let mut records = Vec::with_capacity(events.len());
-            for event in events {
-                let rec = NewRecord::build(head.take(), event)?;
-                head = Some((rec.seq, rec.hash.to_vec()));
-                records.push(rec);
-            }
+            let head = head(&mut *conn).await?;
+            let records = NewRecord::chain(head, events)?;
             for chunk in records.chunks(sql::ROWS_PER_INSERT) {
                 let text = sql::insert_rows::<$conn>(chunk.len());
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(text));
-                for rec in chunk {
-                    query = query
-                        .bind(rec.seq)
-                        .bind(rec.id)
-                        .bind(rec.at)
-                        .bind(rec.actor_user)
-                        .bind(rec.action)
-                        .bind(rec.outcome)
-                        .bind(rec.patient)
-                        .bind(rec.canonical.as_slice())
-                        .bind(rec.prev_hash.as_slice())
-                        .bind(rec.hash.as_slice());
-                }
+                let query = bind_records(sqlx::query(sqlx::AssertSqlSafe(text)), chunk);
                 query.execute(&mut *conn).await?;
             }
-            let last = records.last().map_or(0, |r| r.seq);
-            u64::try_from(last)
-                .map(Some)
-                .map_err(|_| StoreError::Other("audit seq out of range".into()))
+            Ok(records.last().map(|r| (r.seq, r.hash)))
+        }
+
+        /// `query` with the ten parameters of each of `records`, in the order of
+        /// [`sql::insert_rows`].
+        pub(crate) fn bind_records<'q>(
+            mut query: sqlx::query::Query<
+                'q,
+                <$conn as sqlx::Connection>::Database,
+                <<$conn as sqlx::Connection>::Database as sqlx::Database>::Arguments,
+            >,
+            records: &'q [NewRecord],
+        ) -> sqlx::query::Query<
+            'q,
+            <$conn as sqlx::Connection>::Database,
+            <<$conn as sqlx::Connection>::Database as sqlx::Database>::Arguments,
+        > {
+            for rec in records {
+                query = query
+                    .bind(rec.seq)
+                    .bind(rec.id)
+                    .bind(rec.at)
+                    .bind(rec.actor_user)
+                    .bind(rec.action)
+                    .bind(rec.outcome)
+                    .bind(rec.patient)
+                    .bind(rec.canonical.as_slice())
+                    .bind(rec.prev_hash.as_slice())
+                    .bind(rec.hash.as_slice());
+            }
+            query
         }
 
         pub(crate) async fn head(conn: &mut $conn) -> Result<Option<(i64, Vec<u8>)>, StoreError> {

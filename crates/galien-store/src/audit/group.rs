@@ -7,6 +7,12 @@
 //!
 //! Should a group's append fail, each caller's records are appended again on their own, so one bad
 //! record fails only its caller.
+//!
+//! On PostgreSQL the appender remembers the head it last wrote: the next group is appended after it
+//! in one statement ([`crate::audit::postgres::append_after`], one round trip instead of five).
+//! When another appender (another node, or a change committed with its trace) has extended the
+//! chain since, that statement writes nothing and the group is appended again under the chain lock
+//! after the real head.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -16,6 +22,8 @@ use sqlx::{Connection, PgConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
+use crate::audit::Hash;
+use crate::audit::dialect::ROWS_PER_INSERT;
 use crate::pool::Pool;
 use crate::queue::Queue;
 
@@ -66,6 +74,11 @@ pub(crate) struct AppenderStats {
     pub committed: AtomicU64,
     /// Transactions that carried them.
     pub groups: AtomicU64,
+    /// Of those, the ones written in one statement after the head this appender knew.
+    pub after_known_head: AtomicU64,
+    /// Appends after a known head that found it stale (the chain extended by another appender)
+    /// and were written again under the chain lock.
+    pub stale_heads: AtomicU64,
 }
 
 /// The PostgreSQL appender of one node: a task owning the queue, at most `max_records` records a group.
@@ -112,6 +125,8 @@ async fn run(
     pending: Arc<AtomicUsize>,
 ) {
     let mut group = Vec::new();
+    // The chain's head as this appender last wrote it; `None` until then, and after any failure.
+    let mut head = None;
     // recv() returns None only once every sender is dropped AND the queue is empty: close() flushes.
     while let Some(first) = rx.recv().await {
         let mut records = first.events.len();
@@ -125,7 +140,7 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let answers = flush(&pool, &group, &stats).await;
+        let answers = flush(&pool, &group, &stats, &mut head).await;
         let n = group.len();
         for (a, answer) in group.drain(..).zip(answers) {
             if answer.is_ok() {
@@ -141,10 +156,11 @@ async fn flush(
     pool: &Pool<PgConnection>,
     group: &[Append],
     stats: &AppenderStats,
+    head: &mut Option<(i64, Hash)>,
 ) -> Vec<Result<u64, StoreError>> {
     if group.len() > 1 {
         stats.groups.fetch_add(1, Ordering::Relaxed);
-        match append_tx(pool, &all_events(group)).await {
+        match append_tx(pool, &all_events(group), head, stats).await {
             Ok(last) => return seqs_of(group, last),
             Err(e) => {
                 tracing::warn!(error = %e, appends = group.len(), "grouped audit append failed; each again alone");
@@ -154,25 +170,46 @@ async fn flush(
     let mut answers = Vec::with_capacity(group.len());
     for a in group {
         stats.groups.fetch_add(1, Ordering::Relaxed);
-        answers.push(append_tx(pool, &a.events).await);
+        answers.push(append_tx(pool, &a.events, head, stats).await);
     }
     answers
 }
 
-/// One transaction: the chain lock, the head, the records.
-async fn append_tx(pool: &Pool<PgConnection>, events: &[AuditEvent]) -> Result<u64, StoreError> {
+/// Appends `events`: in one statement after `head` when it is known and they fit one `INSERT`,
+/// else (or when `head` proves stale) in one transaction under the chain lock, after the head it
+/// reads. `head` is the new head on success, `None` after a failure.
+async fn append_tx(
+    pool: &Pool<PgConnection>,
+    events: &[AuditEvent],
+    head: &mut Option<(i64, Hash)>,
+    stats: &AppenderStats,
+) -> Result<u64, StoreError> {
+    let known = head.take();
     let mut lease = pool.lease().await?;
-    let appended = async {
+    let appended: Result<(i64, Hash), StoreError> = async {
+        if let Some(known) = known.as_ref().filter(|_| events.len() <= ROWS_PER_INSERT) {
+            match crate::audit::postgres::append_after(lease.conn(), known, events).await? {
+                Some(new) => {
+                    stats.after_known_head.fetch_add(1, Ordering::Relaxed);
+                    return Ok(new);
+                }
+                None => {
+                    stats.stale_heads.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
         let mut tx = lease.conn().begin().await?;
-        let last = crate::audit::postgres::append_all_in(&mut tx, events)
+        let new = crate::audit::postgres::append_chain_in(&mut tx, events)
             .await?
             .ok_or_else(|| StoreError::Other("an audit append needs a record".into()))?;
         tx.commit().await?;
-        Ok(last)
+        Ok(new)
     }
     .await;
     lease.settle(appended.is_ok());
-    appended
+    let (last, hash) = appended?;
+    *head = Some((last, hash));
+    u64::try_from(last).map_err(|_| StoreError::Other("audit seq out of range".into()))
 }
 
 /// A plain record with id `id` (a sign-out at the epoch), for tests of appends.

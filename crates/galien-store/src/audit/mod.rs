@@ -186,6 +186,21 @@ impl NewRecord {
             hash,
         })
     }
+
+    /// The records of `events`, in order, chained after `head` (`None`: the empty trail).
+    pub(crate) fn chain(
+        head: Option<(i64, Vec<u8>)>,
+        events: &[AuditEvent],
+    ) -> Result<Vec<NewRecord>, StoreError> {
+        let mut head = head;
+        let mut records = Vec::with_capacity(events.len());
+        for event in events {
+            let rec = NewRecord::build(head.take(), event)?;
+            head = Some((rec.seq, rec.hash.to_vec()));
+            records.push(rec);
+        }
+        Ok(records)
+    }
 }
 
 fn to_hash(bytes: &[u8], seq: i64) -> Result<Hash, StoreError> {

@@ -124,6 +124,8 @@ impl SqliteStore {
             writes_committed: s.writes_committed.load(Ordering::Relaxed),
             write_batches: s.write_batches.load(Ordering::Relaxed),
             write_queue_depth: self.writer.pending(),
+            audit_appends_after_known_head: 0,
+            audit_stale_heads: 0,
         }
     }
 
