@@ -132,6 +132,16 @@ async fn metrics_expose_requests_latencies_pool_and_writer(backend: Backend) {
         "{text}"
     );
     assert!(text.contains("galien_db_pool_connections "), "{text}");
+    // The PostgreSQL appender's one-statement appends and stale heads (always 0 on SQLite).
+    for counter in [
+        "galien_db_audit_appends_after_known_head_total ",
+        "galien_db_audit_stale_heads_total ",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(counter)),
+            "{counter}: {text}"
+        );
+    }
     // The first-start link was written through the store.
     let committed = text
         .lines()
