@@ -23,7 +23,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
 use crate::audit::Hash;
-use crate::audit::dialect::ROWS_PER_INSERT;
 use crate::pool::Pool;
 use crate::queue::Queue;
 
@@ -175,9 +174,8 @@ async fn flush(
     answers
 }
 
-/// Appends `events`: in one statement after `head` when it is known and they fit one `INSERT`,
-/// else (or when `head` proves stale) in one transaction under the chain lock, after the head it
-/// reads. `head` is the new head on success, `None` after a failure.
+/// Appends `events`: in one statement after `head` when it is known, else (or when `head` proves
+/// stale) in one transaction under the chain lock, after the head it reads. `head` is the new head on success, `None` after a failure.
 async fn append_tx(
     pool: &Pool<PgConnection>,
     events: &[AuditEvent],
@@ -187,7 +185,7 @@ async fn append_tx(
     let known = head.take();
     let mut lease = pool.lease().await?;
     let appended: Result<(i64, Hash), StoreError> = async {
-        if let Some(known) = known.as_ref().filter(|_| events.len() <= ROWS_PER_INSERT) {
+        if let Some(known) = known.as_ref() {
             match crate::audit::postgres::append_after(lease.conn(), known, events).await? {
                 Some(new) => {
                     stats.after_known_head.fetch_add(1, Ordering::Relaxed);

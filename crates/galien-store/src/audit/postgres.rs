@@ -4,10 +4,29 @@
 
 use sqlx::PgConnection;
 
-/// "galienau": the audit chain's advisory lock key.
-const CHAIN_LOCK: &str = "SELECT pg_advisory_xact_lock(7449354458576609653)";
+/// "galienau": the audit chain's advisory lock key, taken by every appender.
+macro_rules! chain_lock {
+    () => {
+        "SELECT pg_advisory_xact_lock(7449354458576609653)"
+    };
+}
+
+const CHAIN_LOCK: &str = chain_lock!();
 
 crate::audit::dialect::audit_dialect!(PgConnection, Some(CHAIN_LOCK));
+
+/// The statement of [`append_after`]: `$1`…`$10` the records' columns as arrays, `$11` and `$12`
+/// the known head's seq and hash.
+const APPEND_AFTER: &str = concat!(
+    "WITH chain_lock AS MATERIALIZED (",
+    chain_lock!(),
+    ") INSERT INTO audit_events \
+     (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) \
+     SELECT v.* FROM chain_lock, unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::uuid[], \
+     $5::text[], $6::text[], $7::uuid[], $8::bytea[], $9::bytea[], $10::bytea[]) \
+     AS v (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) \
+     WHERE EXISTS (SELECT 1 FROM audit_events WHERE seq = $11 AND hash = $12)"
+);
 
 /// Appends `events` after `head` — the chain's head as this node last wrote or read it — in one
 /// statement and its own transaction (autocommit): one round trip instead of five (`BEGIN`, the
@@ -23,24 +42,39 @@ pub(crate) async fn append_after(
     head: &(i64, crate::audit::Hash),
     events: &[galien_core::audit::AuditEvent],
 ) -> Result<Option<(i64, crate::audit::Hash)>, crate::StoreError> {
-    if events.is_empty() || events.len() > sql::ROWS_PER_INSERT {
+    if events.is_empty() {
         return Err(crate::StoreError::Other(
-            "an append after a known head takes 1 to 64 records".into(),
+            "an audit append needs a record".into(),
         ));
     }
     let records = NewRecord::chain(Some((head.0, head.1.to_vec())), events)?;
-    let columns = "seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash";
-    let values = crate::sql::values_for::<PgConnection>(records.len(), 10);
-    let at = records.len() * 10;
-    let text = format!(
-        "WITH chain_lock AS MATERIALIZED ({CHAIN_LOCK}) \
-         INSERT INTO audit_events ({columns}) \
-         SELECT v.* FROM chain_lock, (VALUES {values}) AS v ({columns}) \
-         WHERE EXISTS (SELECT 1 FROM audit_events WHERE seq = ${} AND hash = ${})",
-        at + 1,
-        at + 2
-    );
-    let query = bind_records(sqlx::query(sqlx::AssertSqlSafe(text)), &records)
+    // One text for every group size (the rows as arrays): one prepared statement per connection.
+    let query = sqlx::query(APPEND_AFTER)
+        .bind(records.iter().map(|r| r.seq).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.at).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.actor_user).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.action).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.outcome).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.patient).collect::<Vec<_>>())
+        .bind(
+            records
+                .iter()
+                .map(|r| r.canonical.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            records
+                .iter()
+                .map(|r| r.prev_hash.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            records
+                .iter()
+                .map(|r| r.hash.as_slice())
+                .collect::<Vec<_>>(),
+        )
         .bind(head.0)
         .bind(head.1.as_slice());
     match query.execute(&mut *conn).await {
