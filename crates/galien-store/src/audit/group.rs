@@ -175,7 +175,8 @@ async fn flush(
 }
 
 /// Appends `events`: in one statement after `head` when it is known, else (or when `head` proves
-/// stale) in one transaction under the chain lock, after the head it reads. `head` is the new head on success, `None` after a failure.
+/// stale) in one transaction under the chain lock, after the head it reads. `head` is the new head
+/// on success, `None` after a failure.
 async fn append_tx(
     pool: &Pool<PgConnection>,
     events: &[AuditEvent],
