@@ -67,6 +67,7 @@ pub(crate) async fn audit(backend: Backend, args: &Args) -> anyhow::Result<Outco
                 args.concurrency,
                 dur,
                 None,
+                matches!(backend, Backend::Postgres),
                 move || {
                     let pool = pool.clone();
                     async move {
@@ -95,6 +96,7 @@ pub(crate) async fn audit(backend: Backend, args: &Args) -> anyhow::Result<Outco
                 args.concurrency,
                 dur,
                 None,
+                matches!(backend, Backend::Postgres),
                 move || {
                     let pool = pool.clone();
                     async move {
@@ -118,6 +120,7 @@ pub(crate) async fn audit(backend: Backend, args: &Args) -> anyhow::Result<Outco
         args.concurrency,
         dur,
         None,
+        matches!(backend, Backend::Postgres),
         move || {
             let store = raw.clone();
             async move {

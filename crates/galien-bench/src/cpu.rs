@@ -4,9 +4,14 @@
 //! A rate alone does not say where the two cores went, nor how far a goal is from what an operation
 //! costs: a ratio of 0.30 against a baseline at 45,000 req/s leaves each summary about 120 µs of
 //! the two cores, the load generator's share included. Read from `/proc/<pid>/stat` (Linux);
-//! elsewhere the columns say `-`.
+//! elsewhere the columns say `-`. On PostgreSQL runs, the database's processes on this machine
+//! (every process named `postgres`) are counted too: they share the same cores.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+/// The command name of the database server's processes counted on PostgreSQL runs.
+pub(crate) const DATABASE_PROCESS: &str = "postgres";
 
 /// Clock ticks per second of `/proc/<pid>/stat`'s times: Linux's `USER_HZ`, which the kernel keeps
 /// at 100 in what it shows to programs whatever its own tick rate (`getconf CLK_TCK`).
@@ -21,6 +26,45 @@ pub(crate) fn process_cpu(pid: u32) -> Option<Duration> {
 /// This process's CPU time (the load generator: its clients, and its in-process baselines).
 pub(crate) fn own_cpu() -> Option<Duration> {
     parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// The CPU time of every process named `name` on this machine, by pid (those this process may
+/// read), or `None` where `/proc` cannot be listed.
+pub(crate) fn named_cpu(name: &str) -> Option<HashMap<u32, Duration>> {
+    let mut found = HashMap::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(line) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if command_of(&line) == Some(name)
+            && let Some(cpu) = parse_stat(&line)
+        {
+            found.insert(pid, cpu);
+        }
+    }
+    Some(found)
+}
+
+/// The command name of a `/proc/<pid>/stat` line (field 2, between the first `(` and the last `)`).
+fn command_of(line: &str) -> Option<&str> {
+    let start = line.find('(')? + 1;
+    let end = line.rfind(')')?;
+    line.get(start..end)
+}
+
+/// What the processes of `end` spent since `start`: a process started in between counts whole, one
+/// ended in between is not counted (its time is gone from `/proc`).
+fn spent_since(start: &HashMap<u32, Duration>, end: &HashMap<u32, Duration>) -> Duration {
+    end.iter()
+        .map(|(pid, now)| now.saturating_sub(start.get(pid).copied().unwrap_or_default()))
+        .sum()
 }
 
 /// `utime + stime` from a `/proc/<pid>/stat` line. The command name (field 2) is in parentheses and
@@ -44,6 +88,8 @@ pub(crate) struct CpuCost {
     pub server: Option<Duration>,
     /// The load generator's (its clients; for in-process baselines, the work itself).
     pub client: Option<Duration>,
+    /// The database server's processes' (PostgreSQL runs only).
+    pub database: Option<Duration>,
 }
 
 impl CpuCost {
@@ -59,24 +105,29 @@ impl CpuCost {
         };
         map.insert(format!("{prefix}server_cpu_us_per_op"), us(self.server));
         map.insert(format!("{prefix}client_cpu_us_per_op"), us(self.client));
+        map.insert(format!("{prefix}database_cpu_us_per_op"), us(self.database));
     }
 }
 
 /// The CPU times at the start of a measurement.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct CpuWindow {
     server_pid: Option<u32>,
     server: Option<Duration>,
     client: Option<Duration>,
+    /// The database's processes, when counted.
+    database: Option<HashMap<u32, Duration>>,
 }
 
 impl CpuWindow {
-    /// Starts counting, for the server process `server_pid` (if any) and this process.
-    pub(crate) fn start(server_pid: Option<u32>) -> CpuWindow {
+    /// Starts counting, for the server process `server_pid` (if any), this process, and the
+    /// PostgreSQL server's processes when `database` (a PostgreSQL run).
+    pub(crate) fn start(server_pid: Option<u32>, database: bool) -> CpuWindow {
         CpuWindow {
             server_pid,
             server: server_pid.and_then(process_cpu),
             client: own_cpu(),
+            database: database.then(|| named_cpu(DATABASE_PROCESS)).flatten(),
         }
     }
 
@@ -88,9 +139,14 @@ impl CpuWindow {
             let ops = u32::try_from(ops).ok().filter(|&n| n > 0)?;
             Some(spent / ops)
         };
+        let database = self.database.as_ref().and_then(|start| {
+            let end = named_cpu(DATABASE_PROCESS)?;
+            per(Some(Duration::ZERO), Some(spent_since(start, &end)))
+        });
         CpuCost {
             server: per(self.server, self.server_pid.and_then(process_cpu)),
             client: per(self.client, own_cpu()),
+            database,
         }
     }
 }
@@ -112,7 +168,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_busy_loop_shows_as_this_process_cpu_per_operation() {
-        let window = CpuWindow::start(Some(std::process::id()));
+        let window = CpuWindow::start(Some(std::process::id()), false);
         let before = own_cpu().expect("own CPU time is readable on Linux");
         // Spin until this process has used 200 ms of CPU (however busy the machine is), or 20 s.
         let wall = std::time::Instant::now();
@@ -139,5 +195,32 @@ mod tests {
             "{server:?} {client:?}"
         );
         assert_eq!(window.per_op(0), CpuCost::default());
+        assert_eq!(cost.database, None, "not a PostgreSQL run");
+    }
+
+    #[test]
+    fn the_command_name_is_what_the_parentheses_hold() {
+        assert_eq!(command_of("42 (postgres) S 1"), Some("postgres"));
+        assert_eq!(command_of("42 (tokio (rt) w) S 1"), Some("tokio (rt) w"));
+        assert_eq!(command_of("no parenthesis"), None);
+    }
+
+    #[test]
+    fn processes_started_meanwhile_count_whole_and_ended_ones_not_at_all() {
+        let ms = Duration::from_millis;
+        let start = HashMap::from([(1, ms(100)), (2, ms(50)), (3, ms(70))]);
+        // 1 ran 30 ms more, 2 ended, 4 started and ran 20 ms, 3 did not run.
+        let end = HashMap::from([(1, ms(130)), (3, ms(70)), (4, ms(20))]);
+        assert_eq!(spent_since(&start, &end), ms(50));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn processes_are_found_by_their_command_name() {
+        let me = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let name = command_of(&me).unwrap().to_owned();
+        let found = named_cpu(&name).expect("/proc is listed on Linux");
+        assert!(found.contains_key(&std::process::id()), "{name}: {found:?}");
+        assert!(named_cpu("no-such-command-here").unwrap().is_empty());
     }
 }

@@ -32,6 +32,7 @@ pub(crate) async fn http(backend: Backend, args: &Args) -> anyhow::Result<Outcom
         args.concurrency,
         dur,
         Some(bare.pid()),
+        matches!(backend, Backend::Postgres),
         get(bare.url("/healthz")),
     )
     .await;
@@ -45,6 +46,7 @@ pub(crate) async fn http(backend: Backend, args: &Args) -> anyhow::Result<Outcom
         args.concurrency,
         dur,
         Some(server.pid()),
+        matches!(backend, Backend::Postgres),
         get(server.url("/healthz")),
     )
     .await;

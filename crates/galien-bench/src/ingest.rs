@@ -122,24 +122,31 @@ async fn baseline(backend: Backend, lab: &Lab, args: &Args) -> anyhow::Result<Me
                 .connect_with(opts)
                 .await?;
             sqlx::query(TABLE).execute(&pool).await?;
-            Ok(measured(&label, args.devices, dur, None, move || {
-                let (pool, c) = (pool.clone(), counter.clone());
-                async move {
-                    let mut tx = pool.begin().await?;
-                    let first = c.fetch_add(BATCH as u64, Ordering::Relaxed);
-                    for i in 0..BATCH as i64 {
-                        sqlx::query(INSERT)
-                            .bind(uuid::Uuid::new_v4())
-                            .bind(uuid::Uuid::nil())
-                            .bind(first as i64 + i)
-                            .bind(vec![0u8; 60])
-                            .execute(&mut *tx)
-                            .await?;
+            Ok(measured(
+                &label,
+                args.devices,
+                dur,
+                None,
+                matches!(backend, Backend::Postgres),
+                move || {
+                    let (pool, c) = (pool.clone(), counter.clone());
+                    async move {
+                        let mut tx = pool.begin().await?;
+                        let first = c.fetch_add(BATCH as u64, Ordering::Relaxed);
+                        for i in 0..BATCH as i64 {
+                            sqlx::query(INSERT)
+                                .bind(uuid::Uuid::new_v4())
+                                .bind(uuid::Uuid::nil())
+                                .bind(first as i64 + i)
+                                .bind(vec![0u8; 60])
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        tx.commit().await?;
+                        Ok(())
                     }
-                    tx.commit().await?;
-                    Ok(())
-                }
-            })
+                },
+            )
             .await)
         }
         Backend::Postgres => {
@@ -153,24 +160,31 @@ async fn baseline(backend: Backend, lab: &Lab, args: &Args) -> anyhow::Result<Me
                 .connect(&url)
                 .await?;
             sqlx::query(TABLE).execute(&pool).await?;
-            let m = measured(&label, args.devices, dur, None, move || {
-                let (pool, c) = (pool.clone(), counter.clone());
-                async move {
-                    let mut tx = pool.begin().await?;
-                    let first = c.fetch_add(BATCH as u64, Ordering::Relaxed);
-                    for i in 0..BATCH as i64 {
-                        sqlx::query(INSERT)
-                            .bind(uuid::Uuid::new_v4())
-                            .bind(uuid::Uuid::nil())
-                            .bind(first as i64 + i)
-                            .bind(vec![0u8; 60])
-                            .execute(&mut *tx)
-                            .await?;
+            let m = measured(
+                &label,
+                args.devices,
+                dur,
+                None,
+                matches!(backend, Backend::Postgres),
+                move || {
+                    let (pool, c) = (pool.clone(), counter.clone());
+                    async move {
+                        let mut tx = pool.begin().await?;
+                        let first = c.fetch_add(BATCH as u64, Ordering::Relaxed);
+                        for i in 0..BATCH as i64 {
+                            sqlx::query(INSERT)
+                                .bind(uuid::Uuid::new_v4())
+                                .bind(uuid::Uuid::nil())
+                                .bind(first as i64 + i)
+                                .bind(vec![0u8; 60])
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        tx.commit().await?;
+                        Ok(())
                     }
-                    tx.commit().await?;
-                    Ok(())
-                }
-            })
+                },
+            )
             .await;
             db.drop_database().await;
             Ok(m)
@@ -205,6 +219,7 @@ pub(crate) async fn ingest(backend: Backend, args: &Args) -> anyhow::Result<Outc
         devices,
         dur,
         Some(server.pid()),
+        matches!(backend, Backend::Postgres),
         move || {
             let (client, url, senders, next, minutes) = (
                 client.clone(),

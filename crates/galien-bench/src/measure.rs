@@ -106,12 +106,14 @@ impl Drop for Progress {
 }
 
 /// Runs `op` from `workers` tasks for `dur` (closed loop) and measures it, with the CPU time per
-/// operation of the `server` process (if it is one of ours) and of this one.
+/// operation of the `server` process (if it is one of ours), of this one, and of the PostgreSQL
+/// server's processes when `database` (a PostgreSQL run).
 pub(crate) async fn measured<F, Fut>(
     label: &str,
     workers: usize,
     dur: Duration,
     server: Option<u32>,
+    database: bool,
     op: F,
 ) -> Measured
 where
@@ -121,7 +123,7 @@ where
     let counters = Arc::new(Counters::default());
     let _progress = Progress::start(label.to_owned(), counters.clone(), None);
     let first_error: Arc<Mutex<Option<String>>> = Arc::default();
-    let cpu = CpuWindow::start(server);
+    let cpu = CpuWindow::start(server, database);
     let start = Instant::now();
     let deadline = start + dur;
     let mut tasks = Vec::new();

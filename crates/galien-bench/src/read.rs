@@ -94,6 +94,7 @@ pub(crate) async fn read(backend: Backend, args: &Args) -> anyhow::Result<Outcom
         args.concurrency,
         dur,
         Some(bare.pid()),
+        matches!(backend, Backend::Postgres),
         get(bare.url("/summary"), None),
     )
     .await;
@@ -106,6 +107,7 @@ pub(crate) async fn read(backend: Backend, args: &Args) -> anyhow::Result<Outcom
         args.concurrency,
         dur,
         Some(server.pid()),
+        matches!(backend, Backend::Postgres),
         get(server.url(&path), Some(cookie)),
     )
     .await;

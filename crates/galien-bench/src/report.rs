@@ -81,13 +81,13 @@ pub(crate) fn table(title: &str, rows: &[Row]) {
     println!();
     println!("{title}");
     println!(
-        "  {:<w$} {:>16} {:>9} {:>9} {:>7} {:>11} {:>9} {:>9}",
-        "", "rate", "p50", "p99", "errors", "server RSS", "srv CPU", "cli CPU"
+        "  {:<w$} {:>16} {:>9} {:>9} {:>7} {:>11} {:>9} {:>9} {:>9}",
+        "", "rate", "p50", "p99", "errors", "server RSS", "srv CPU", "cli CPU", "db CPU"
     );
     for r in rows {
         let lat = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.2} ms", ms(d)));
         println!(
-            "  {:<w$} {:>10.0} {:<5} {:>9} {:>9} {:>7} {:>11} {:>9} {:>9}  {}",
+            "  {:<w$} {:>10.0} {:<5} {:>9} {:>9} {:>7} {:>11} {:>9} {:>9} {:>9}  {}",
             r.label,
             r.rate,
             r.unit,
@@ -97,11 +97,13 @@ pub(crate) fn table(title: &str, rows: &[Row]) {
             r.rss_kib.map_or("-".to_owned(), mib),
             micros(r.cpu.server),
             micros(r.cpu.client),
+            micros(r.cpu.database),
             r.note
         );
     }
     println!(
-        "  (srv CPU, cli CPU: the server process's and the load generator's CPU time per operation)"
+        "  (srv CPU, cli CPU, db CPU: the CPU time per operation of the server process, of the load \
+         generator, and of the PostgreSQL server's processes on PostgreSQL runs)"
     );
 }
 

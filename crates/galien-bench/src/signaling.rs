@@ -474,7 +474,7 @@ where
     let opened = connected.len();
     let dur = Duration::from_secs(args.seconds);
     let active = args.concurrency.min(connected.len());
-    let cpu = CpuWindow::start(Some(server.pid()));
+    let cpu = CpuWindow::start(Some(server.pid()), false);
     let (alive, mut saturated) = phase(
         format!("signaling/{name}: {active} pairs back to back"),
         connected,
@@ -486,7 +486,7 @@ where
     saturated.cpu = cpu.per_op(saturated.ops);
     let pace = Duration::from_millis(args.pace_ms.max(1));
     let n = alive.len();
-    let cpu = CpuWindow::start(Some(server.pid()));
+    let cpu = CpuWindow::start(Some(server.pid()), false);
     let (alive, mut paced) = phase(
         format!(
             "signaling/{name}: all {n} pairs, one exchange per {} ms each",
