@@ -67,7 +67,7 @@ pub(crate) async fn audit(backend: Backend, args: &Args) -> anyhow::Result<Outco
                 args.concurrency,
                 dur,
                 None,
-                matches!(backend, Backend::Postgres),
+                false,
                 move || {
                     let pool = pool.clone();
                     async move {
@@ -96,7 +96,7 @@ pub(crate) async fn audit(backend: Backend, args: &Args) -> anyhow::Result<Outco
                 args.concurrency,
                 dur,
                 None,
-                matches!(backend, Backend::Postgres),
+                true,
                 move || {
                     let pool = pool.clone();
                     async move {

@@ -99,6 +99,32 @@ fn bundle(patient: &str, first_minute: u64) -> String {
     json!({ "resourceType": "Bundle", "type": "batch", "entry": entries }).to_string()
 }
 
+/// One baseline operation on `pool` (SQLite's or PostgreSQL's): `BATCH` rows in one durable
+/// transaction, their `effective_at` numbered from `counter`.
+macro_rules! batch_of_inserts {
+    ($pool:expr, $counter:expr) => {{
+        let (pool, counter) = ($pool, $counter);
+        move || {
+            let (pool, c) = (pool.clone(), counter.clone());
+            async move {
+                let mut tx = pool.begin().await?;
+                let first = c.fetch_add(BATCH as u64, Ordering::Relaxed);
+                for i in 0..BATCH as i64 {
+                    sqlx::query(INSERT)
+                        .bind(uuid::Uuid::new_v4())
+                        .bind(uuid::Uuid::nil())
+                        .bind(first as i64 + i)
+                        .bind(vec![0u8; 60])
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    }};
+}
+
 /// Raw batched inserts of `BATCH` rows per durable transaction, from `senders` tasks.
 async fn baseline(backend: Backend, lab: &Lab, args: &Args) -> anyhow::Result<Measured> {
     let dur = Duration::from_secs(args.seconds);
@@ -127,25 +153,8 @@ async fn baseline(backend: Backend, lab: &Lab, args: &Args) -> anyhow::Result<Me
                 args.devices,
                 dur,
                 None,
-                matches!(backend, Backend::Postgres),
-                move || {
-                    let (pool, c) = (pool.clone(), counter.clone());
-                    async move {
-                        let mut tx = pool.begin().await?;
-                        let first = c.fetch_add(BATCH as u64, Ordering::Relaxed);
-                        for i in 0..BATCH as i64 {
-                            sqlx::query(INSERT)
-                                .bind(uuid::Uuid::new_v4())
-                                .bind(uuid::Uuid::nil())
-                                .bind(first as i64 + i)
-                                .bind(vec![0u8; 60])
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        tx.commit().await?;
-                        Ok(())
-                    }
-                },
+                false,
+                batch_of_inserts!(pool, counter),
             )
             .await)
         }
@@ -165,25 +174,8 @@ async fn baseline(backend: Backend, lab: &Lab, args: &Args) -> anyhow::Result<Me
                 args.devices,
                 dur,
                 None,
-                matches!(backend, Backend::Postgres),
-                move || {
-                    let (pool, c) = (pool.clone(), counter.clone());
-                    async move {
-                        let mut tx = pool.begin().await?;
-                        let first = c.fetch_add(BATCH as u64, Ordering::Relaxed);
-                        for i in 0..BATCH as i64 {
-                            sqlx::query(INSERT)
-                                .bind(uuid::Uuid::new_v4())
-                                .bind(uuid::Uuid::nil())
-                                .bind(first as i64 + i)
-                                .bind(vec![0u8; 60])
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        tx.commit().await?;
-                        Ok(())
-                    }
-                },
+                true,
+                batch_of_inserts!(pool, counter),
             )
             .await;
             db.drop_database().await;
