@@ -19,6 +19,16 @@ pub(crate) type RecordRow = (
 /// `(size, root, at, signature, key_id, frontier)`.
 pub(crate) type CheckpointRow = (i64, Vec<u8>, i64, Vec<u8>, String, Vec<u8>);
 
+/// A record's columns, in the order of [`RecordRow`], of [`insert_rows`]' parameters and of
+/// PostgreSQL's append after a known head: a literal, for `concat!`.
+macro_rules! record_columns {
+    () => {
+        "seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash"
+    };
+}
+
+pub(crate) use record_columns;
+
 pub(crate) const HEAD: &str = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
 /// Records inserted by one statement of [`append_all_in`] (10 parameters each: well under SQLite's
 /// oldest limit of 999 bound parameters).
@@ -27,14 +37,20 @@ pub(crate) const ROWS_PER_INSERT: usize = 64;
 /// `INSERT INTO audit_events (…) VALUES (…), (…)` for `rows` records, parameters in order.
 pub(crate) fn insert_rows<C: crate::sql::Engine>(rows: usize) -> String {
     format!(
-        "INSERT INTO audit_events \
-         (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) VALUES {}",
+        concat!(
+            "INSERT INTO audit_events (",
+            record_columns!(),
+            ") VALUES {}"
+        ),
         crate::sql::values_for::<C>(rows, 10)
     )
 }
 
-pub(crate) const PAGE: &str = "SELECT seq, id, at, actor_user, action, outcome, patient, canonical, \
-     prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
+pub(crate) const PAGE: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+);
 pub(crate) const CHECKPOINTS: &str =
     "SELECT size, root, at, signature, key_id, frontier FROM audit_checkpoints ORDER BY size";
 pub(crate) const LATEST_CHECKPOINT: &str = "SELECT size, root, at, signature, key_id, frontier \

@@ -20,15 +20,15 @@ crate::audit::dialect::audit_dialect!(PgConnection, Some(CHAIN_LOCK));
 const APPEND_AFTER: &str = concat!(
     "WITH chain_lock AS MATERIALIZED (",
     chain_lock!(),
-    ") INSERT INTO audit_events \
-     (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) \
-     SELECT v.* FROM chain_lock, unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::uuid[], \
-     $5::text[], $6::text[], $7::uuid[], $8::bytea[], $9::bytea[], $10::bytea[]) \
-     AS v (seq, id, at, actor_user, action, outcome, patient, canonical, prev_hash, hash) \
-     WHERE EXISTS (SELECT 1 FROM audit_events WHERE seq = $11 AND hash = $12)"
+    ") INSERT INTO audit_events (",
+    crate::audit::dialect::record_columns!(),
+    ") SELECT v.* FROM chain_lock, unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::uuid[], \
+     $5::text[], $6::text[], $7::uuid[], $8::bytea[], $9::bytea[], $10::bytea[]) AS v (",
+    crate::audit::dialect::record_columns!(),
+    ") WHERE EXISTS (SELECT 1 FROM audit_events WHERE seq = $11 AND hash = $12)"
 );
 
-/// Appends `events` after `head` — the chain's head as this node last wrote or read it — in one
+/// Appends `events` after `head` — the chain's head as this node's appender last wrote it — in one
 /// statement and its own transaction (autocommit): one round trip instead of five (`BEGIN`, the
 /// lock, the head, the `INSERT`, `COMMIT`). The statement takes the chain lock before its first row
 /// is inserted, so it never commits between another appender's read of the head and that
