@@ -10,15 +10,17 @@
 use galien_access::{AccessRequest, Action, Gate, Permit, Principal, Relationship, Relationships};
 use galien_core::SeededEntropy;
 use galien_core::audit::{AuditAction, Outcome, Source};
-use galien_core::identity::{AccountStatus, Assurance, Email, Role};
+use galien_core::identity::{AccountStatus, Assurance, AuthMethod, Email, Role};
 use galien_core::ids::AppointmentId;
 use galien_core::ids::{
     CareRelationshipId, ConsentId, EmergencyAccessId, NoteId, PatientId, UserId,
 };
 use galien_core::patient::{ConsentMeans, ConsentSubject, InsStatus};
+use galien_crypto::token::TokenDigest;
 use galien_store::{
     AuditFilter, CareKind, NewAppointment, NewCareRelationship, NewConsent, NewEmergencyAccess,
-    NewEnrolment, NewNote, NewPatient, NewUser, Store, StoreError, SummaryPermits, WrappedDataKey,
+    NewEnrolment, NewNote, NewPatient, NewSession, NewUser, Store, StoreError, SummaryPermits,
+    WrappedDataKey,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -89,6 +91,36 @@ fn grant(
 
 fn care() -> Relationships {
     Relationships::only(Relationship::CareTeam)
+}
+
+/// `user`'s relationships with `p` at `at` as a request reads them with its session
+/// ([`Store::session_user_and_relationships`]), checked against [`Store::relationships`].
+async fn ties(store: &Store, user: UserId, p: PatientId, at: OffsetDateTime) -> Relationships {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(user.as_uuid().as_bytes());
+    let digest = TokenDigest::from_bytes(bytes);
+    store
+        .create_session(NewSession {
+            digest: digest.clone(),
+            user,
+            method: AuthMethod::PasswordTotp,
+            assurance: Assurance::TwoFactors,
+            created_at: T0,
+            absolute_expires_at: T0 + Duration::days(30),
+            ip: None,
+            user_agent: None,
+            csrf_secret: [7; 32],
+        })
+        .await
+        .unwrap();
+    let (session, account, ties) = store
+        .session_user_and_relationships(&digest, p, at)
+        .await
+        .unwrap();
+    assert_eq!((session.user, account.id), (user, user));
+    assert_eq!(ties, store.relationships(user, p, at).await.unwrap());
+    ties
 }
 
 fn new_patient(
@@ -287,8 +319,14 @@ async fn acc3_relationships_come_from_care_team_emergency_and_self(ctx: &Ctx) {
     let other = user(&store, "o@chu.fr", Role::Medecin).await;
     let patient_user = user(&store, "p@mail.fr", Role::Patient).await;
     let p = register(&store, doctor, None, [2; 32]).await;
-    assert_eq!(store.relationships(doctor, p, T0).await.unwrap(), care());
-    assert!(store.relationships(nurse, p, T0).await.unwrap().is_empty());
+    assert_eq!(ties(&store, doctor, p, T0).await, care());
+    assert!(ties(&store, nurse, p, T0).await.is_empty());
+    // No session with this digest: nothing, whatever the patient.
+    let e = store
+        .session_user_and_relationships(&TokenDigest::from_bytes([9; 32]), p, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound), "{e:?}");
 
     // The nurse joins for one week.
     let member = CareRelationshipId::from_uuid(Uuid::now_v7());
@@ -314,18 +352,10 @@ async fn acc3_relationships_come_from_care_team_emergency_and_self(ctx: &Ctx) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .relationships(nurse, p, T0 + Duration::days(1))
-            .await
-            .unwrap(),
-        care()
-    );
+    assert_eq!(ties(&store, nurse, p, T0 + Duration::days(1)).await, care());
     assert!(
-        store
-            .relationships(nurse, p, T0 + Duration::days(8))
+        ties(&store, nurse, p, T0 + Duration::days(8))
             .await
-            .unwrap()
             .is_empty()
     );
     assert_eq!(
@@ -381,10 +411,8 @@ async fn acc3_relationships_come_from_care_team_emergency_and_self(ctx: &Ctx) {
             .unwrap()
     );
     assert!(
-        store
-            .relationships(nurse, p, T0 + Duration::hours(2))
+        ties(&store, nurse, p, T0 + Duration::hours(2))
             .await
-            .unwrap()
             .is_empty()
     );
     let team = store
@@ -418,12 +446,29 @@ async fn acc3_relationships_come_from_care_team_emergency_and_self(ctx: &Ctx) {
         .await
         .unwrap();
     assert_eq!(
-        store
-            .relationships(other, p, T0 + Duration::hours(1))
-            .await
-            .unwrap(),
+        ties(&store, other, p, T0 + Duration::hours(1)).await,
         Relationships::only(Relationship::Act)
     );
+    // Two relationships at once: a row each in the session's read.
+    store
+        .add_workflow_relationship(
+            grant(doctor, Role::Medecin, Action::RecordWrite, Some(p), care()),
+            NewCareRelationship {
+                id: CareRelationshipId::from_uuid(Uuid::now_v7()),
+                patient: p,
+                user: doctor,
+                kind: CareKind::Act,
+                reference: Some("appointment:2".into()),
+                added_by: Some(doctor),
+                since: T0,
+                until: Some(T0 + Duration::hours(2)),
+            },
+        )
+        .await
+        .unwrap();
+    let mut both = care();
+    both.insert(Relationship::Act);
+    assert_eq!(ties(&store, doctor, p, T0 + Duration::hours(1)).await, both);
 
     // The patient's own account.
     store
@@ -441,7 +486,7 @@ async fn acc3_relationships_come_from_care_team_emergency_and_self(ctx: &Ctx) {
         .await
         .unwrap();
     assert_eq!(
-        store.relationships(patient_user, p, T0).await.unwrap(),
+        ties(&store, patient_user, p, T0).await,
         Relationships::only(Relationship::SelfRecord)
     );
     assert_eq!(
@@ -746,17 +791,12 @@ async fn acc4_emergency_accesses_expire_and_are_reviewed(ctx: &Ctx) {
         .await
         .unwrap();
     assert_eq!(
-        store
-            .relationships(er, p, T0 + Duration::hours(1))
-            .await
-            .unwrap(),
+        ties(&store, er, p, T0 + Duration::hours(1)).await,
         Relationships::only(Relationship::Emergency)
     );
     assert!(
-        store
-            .relationships(er, p, T0 + Duration::hours(5))
+        ties(&store, er, p, T0 + Duration::hours(5))
             .await
-            .unwrap()
             .is_empty()
     );
     let traces = store

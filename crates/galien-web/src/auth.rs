@@ -7,14 +7,16 @@ use crate::WebState;
 use crate::errors::wants_json;
 use crate::i18n::lang_of;
 use crate::observe::current_request_id;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use galien_app::identity::session::{self, Current};
 use galien_app::identity::{NextStep, SessionGrant};
+use galien_app::patients::access::Ties;
 use galien_app::{AppError, RequestContext};
 use galien_core::ErrorCode;
+use galien_core::ids::PatientId;
 use std::net::SocketAddr;
 
 /// The session cookie.
@@ -74,6 +76,12 @@ pub struct Signed(pub Current);
 #[derive(Debug, Clone)]
 pub struct Strong(pub Current);
 
+/// [`Strong`] on a page about the patient its path names (`{id}`), with the person's relationships
+/// with that patient read with the session in one round trip: the gate's facts for the page.
+/// `None` when the path names no patient (the handler answers 404).
+#[derive(Debug, Clone)]
+pub struct StrongAbout(pub Current, pub Option<Ties>);
+
 /// Why a request has no usable session.
 #[derive(Debug)]
 pub enum NoSession {
@@ -127,7 +135,13 @@ pub fn next_path(next: NextStep) -> &'static str {
     }
 }
 
-async fn resolve(parts: &Parts, state: &WebState) -> Result<Current, NoSession> {
+/// The request's session, and when `about` names a patient, the person's relationships with that
+/// patient read with it.
+async fn resolve(
+    parts: &Parts,
+    state: &WebState,
+    about: Option<PatientId>,
+) -> Result<(Current, Option<Ties>), NoSession> {
     let json = wants_json(&parts.uri, &parts.headers);
     let Some(raw) = cookie(&parts.headers, SESSION_COOKIE) else {
         return Err(NoSession::SignIn {
@@ -136,8 +150,16 @@ async fn resolve(parts: &Parts, state: &WebState) -> Result<Current, NoSession> 
         });
     };
     let ctx = context_of(parts);
-    match session::resolve(&state.app, &ctx, raw).await {
-        Ok(current) => Ok(current),
+    let resolved = match about {
+        Some(patient) => session::resolve_about(&state.app, &ctx, raw, patient)
+            .await
+            .map(|(current, ties)| (current, Some(ties))),
+        None => session::resolve(&state.app, &ctx, raw)
+            .await
+            .map(|current| (current, None)),
+    };
+    match resolved {
+        Ok(found) => Ok(found),
         Err(AppError::Refused(code)) => Err(NoSession::SignIn { json, code }),
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");
@@ -149,6 +171,17 @@ async fn resolve(parts: &Parts, state: &WebState) -> Result<Current, NoSession> 
     }
 }
 
+/// `current` if it has two factors, else where to complete it.
+fn strong(parts: &Parts, current: Current) -> Result<Current, NoSession> {
+    match current.pending() {
+        NextStep::Done => Ok(current),
+        next => Err(NoSession::Pending {
+            json: wants_json(&parts.uri, &parts.headers),
+            next,
+        }),
+    }
+}
+
 impl FromRequestParts<WebState> for Signed {
     type Rejection = NoSession;
 
@@ -156,7 +189,9 @@ impl FromRequestParts<WebState> for Signed {
         parts: &mut Parts,
         state: &WebState,
     ) -> Result<Self, Self::Rejection> {
-        resolve(parts, state).await.map(Signed)
+        resolve(parts, state, None)
+            .await
+            .map(|(current, _)| Signed(current))
     }
 }
 
@@ -167,14 +202,30 @@ impl FromRequestParts<WebState> for Strong {
         parts: &mut Parts,
         state: &WebState,
     ) -> Result<Self, Self::Rejection> {
-        let current = resolve(parts, state).await?;
-        match current.pending() {
-            NextStep::Done => Ok(Strong(current)),
-            next => Err(NoSession::Pending {
-                json: wants_json(&parts.uri, &parts.headers),
-                next,
-            }),
-        }
+        let (current, _) = resolve(parts, state, None).await?;
+        strong(parts, current).map(Strong)
+    }
+}
+
+impl FromRequestParts<WebState> for StrongAbout {
+    type Rejection = NoSession;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Self, Self::Rejection> {
+        // The path's `{id}`; one that names no patient is the handler's to refuse (404).
+        let about = RawPathParams::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|params| {
+                params
+                    .iter()
+                    .find(|(name, _)| *name == "id")
+                    .and_then(|(_, raw)| raw.parse::<PatientId>().ok())
+            });
+        let (current, ties) = resolve(parts, state, about).await?;
+        strong(parts, current).map(|current| StrongAbout(current, ties))
     }
 }
 

@@ -468,6 +468,15 @@ async fn data2_bad_input_is_refused_and_changes_nothing() {
     assert!(r.has("L'identité est incomplète"), "{}", r.body);
 
     let path = register_claire(doc).await;
+    // A path that names no patient: 404 once signed in; without a session, the sign-in page
+    // whatever the path names (the session is read before the record's relationships).
+    let r = doc.get("/patients/not-a-patient").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let nobody = Agent::new(&w.s);
+    for p in [path.as_str(), "/patients/not-a-patient"] {
+        let r = nobody.get(p).await;
+        assert_eq!((r.status, r.location()), (303, Some("/login")), "{p}");
+    }
     // Without the CSRF token: refused, nothing written.
     let r = doc.post(&format!("{path}/notes"), &[("text", NOTE)]).await;
     assert_eq!(r.status, 403, "{}", r.body);

@@ -3,6 +3,7 @@
 //! the list of one's sessions, and ending them.
 
 use super::{NextStep, SessionGrant};
+use crate::patients::access::Ties;
 use crate::trace::{self, Who};
 use crate::{App, AppError, RequestContext};
 use base64::Engine;
@@ -10,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use galien_core::ErrorCode;
 use galien_core::audit::{AuditAction, Outcome};
 use galien_core::identity::{AccountStatus, Actor, Assurance, AuthMethod};
+use galien_core::ids::PatientId;
 use galien_crypto::token::{SecretToken, TokenDigest};
 use galien_store::{NewSession, Session, StoreError, User};
 use subtle::ConstantTimeEq;
@@ -111,18 +113,55 @@ pub async fn open(
 
 /// Resolves a cookie into a live session, ending it (and tracing why) if its time is up.
 pub async fn resolve(app: &App, ctx: &RequestContext, raw: &str) -> Result<Current, AppError> {
-    let expired = AppError::Refused(ErrorCode::SessionExpired);
-    let token = SecretToken::parse(raw).ok_or(AppError::Refused(ErrorCode::SessionExpired))?;
-    let digest = token.digest();
+    // A secret that does not parse is an expired session.
+    let digest = digest_of(raw).ok_or(AppError::Refused(ErrorCode::SessionExpired))?;
+    let now = app.clock.now();
     let (session, user) = match app.store.session_and_user(&digest).await {
         Ok(found) => found,
-        Err(StoreError::NotFound) => return Err(expired),
+        Err(StoreError::NotFound) => return Err(AppError::Refused(ErrorCode::SessionExpired)),
         Err(e) => return Err(e.into()),
     };
+    admit(app, ctx, &digest, session, user, now).await
+}
+
+/// [`resolve`], and the account's relationships with `patient` read with the session in one
+/// round trip: what a page about one patient needs before the gate ([`Ties`]).
+pub async fn resolve_about(
+    app: &App,
+    ctx: &RequestContext,
+    raw: &str,
+    patient: PatientId,
+) -> Result<(Current, Ties), AppError> {
+    // A secret that does not parse is an expired session.
+    let digest = digest_of(raw).ok_or(AppError::Refused(ErrorCode::SessionExpired))?;
+    let now = app.clock.now();
+    let (session, user, relationships) = match app
+        .store
+        .session_user_and_relationships(&digest, patient, now)
+        .await
+    {
+        Ok(found) => found,
+        Err(StoreError::NotFound) => return Err(AppError::Refused(ErrorCode::SessionExpired)),
+        Err(e) => return Err(e.into()),
+    };
+    let current = admit(app, ctx, &digest, session, user, now).await?;
+    let ties = Ties::read(current.user.id, patient, relationships, now);
+    Ok((current, ties))
+}
+
+/// The session read for `digest` if it may be used at `now`; otherwise it is ended (and why traced).
+async fn admit(
+    app: &App,
+    ctx: &RequestContext,
+    digest: &TokenDigest,
+    session: Session,
+    user: User,
+    now: time::OffsetDateTime,
+) -> Result<Current, AppError> {
+    let expired = AppError::Refused(ErrorCode::SessionExpired);
     if session.ended_at.is_some() {
         return Err(expired);
     }
-    let now = app.clock.now();
     let reason = if now >= session.absolute_expires_at {
         Some("absolute")
     } else if now - session.last_seen_at >= app.settings.auth.idle_timeout {
@@ -131,7 +170,7 @@ pub async fn resolve(app: &App, ctx: &RequestContext, raw: &str) -> Result<Curre
         None
     };
     if let Some(reason) = reason {
-        if app.store.end_session(&digest, reason, now).await? {
+        if app.store.end_session(digest, reason, now).await? {
             let who = Who {
                 user: Some(session.user),
                 role: None,
@@ -155,13 +194,13 @@ pub async fn resolve(app: &App, ctx: &RequestContext, raw: &str) -> Result<Curre
         AccountStatus::Suspended | AccountStatus::Deactivated
     ) {
         app.store
-            .end_session(&digest, "account_disabled", now)
+            .end_session(digest, "account_disabled", now)
             .await?;
         return Err(AppError::Refused(ErrorCode::AccountDisabled));
     }
     // Touch at most once a minute: the idle limit needs no finer grain, and it spares a write per request.
     if now - session.last_seen_at >= time::Duration::minutes(1) {
-        app.store.touch_session(&digest, now).await?;
+        app.store.touch_session(digest, now).await?;
     }
     Ok(Current { session, user })
 }

@@ -12,7 +12,7 @@ use galien_store::{
 };
 use time::OffsetDateTime;
 
-use super::access::{Asking, permit};
+use super::access::{Asking, Ties, permit};
 use super::records::{IdentityView, view_of};
 use super::{open_text, place};
 use crate::{App, AppError, RequestContext};
@@ -182,7 +182,21 @@ pub async fn summary(
     ctx: &RequestContext,
     patient: PatientId,
 ) -> Result<Summary, AppError> {
-    let asking = Asking::new(app, actor, ctx, Some(patient)).await?;
+    summary_as(Asking::new(app, actor, ctx, Some(patient)).await?).await
+}
+
+/// [`summary`] of the patient of `ties`, on the relationships read with the actor's session.
+pub async fn summary_with_ties(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    ties: Ties,
+) -> Result<Summary, AppError> {
+    summary_as(Asking::with_ties(app, actor, ctx, ties).await?).await
+}
+
+async fn summary_as(asking: Asking<'_>) -> Result<Summary, AppError> {
+    let app = asking.app();
     // Every section the actor may see, each under its own permit, read from one snapshot; a
     // section not allowed is left out without a trace (as `allows` would), never read.
     let permits = SummaryPermits {

@@ -2,14 +2,16 @@
 //! [`TokenDigest`] is stored. Each session also has a short public `handle` (for the "my sessions" page)
 //! derived from the digest by one more hash, so it reveals neither the secret nor the digest.
 
+use galien_access::Relationships;
 use galien_core::identity::{Assurance, AuthMethod};
-use galien_core::ids::UserId;
+use galien_core::ids::{PatientId, UserId};
 use galien_crypto::token::TokenDigest;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::users::{user_columns, user_from_row};
 use super::{Cols, Shifted, User, corrupt, to_micros};
+use crate::patients::add_relationship;
 use crate::{Store, StoreError, point_read};
 
 /// A session to store.
@@ -154,6 +156,21 @@ macro_rules! sessions_and_users_where_digest {
 /// A session and its account, by digest.
 const SESSION_AND_USER: &str = sessions_and_users_where_digest!("= $1");
 
+/// A session (`$1` digest) and its account, each of the account's relationships with `$2` patient
+/// at `$3` now a row of its own (one row with none), from [`SESSION_AND_USER_COLUMNS`] on.
+const SESSION_USER_AND_RELATIONSHIPS: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    ", ",
+    user_columns!(),
+    ", r.source, r.kind FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN (",
+    crate::patients::relationships_of!("(SELECT user_id FROM sessions WHERE digest = $1)"),
+    ") r ON 1 = 1 WHERE s.digest = $1"
+);
+
+/// The columns of a session and its account.
+const SESSION_AND_USER_COLUMNS: usize = SESSION_COLUMNS + super::users::USER_COLUMNS;
+
 /// Activity never moves `last_seen_at` backwards (two nodes may report out of order).
 const TOUCH: &str = "UPDATE sessions SET \
      last_seen_at = CASE WHEN last_seen_at < $2 THEN $2 ELSE last_seen_at END \
@@ -245,6 +262,42 @@ impl Store {
                 Ok((
                     session_from_row(row)?,
                     user_from_row(&Shifted(row, SESSION_COLUMNS))?,
+                ))
+            }
+        )
+    }
+
+    /// The session with this digest, its account, and that account's relationships with `patient`
+    /// at `now` ([`Store::relationships`]), read together: one statement for what a request about
+    /// one patient needs before the gate. The relationships are read whether or not the session
+    /// is still valid (they hold no health data); the caller checks the session first.
+    /// [`StoreError::NotFound`] if there is no session with this digest.
+    pub async fn session_user_and_relationships(
+        &self,
+        digest: &TokenDigest,
+        patient: PatientId,
+        now: OffsetDateTime,
+    ) -> Result<(Session, User, Relationships), StoreError> {
+        let digest = digest.as_bytes().to_vec();
+        let now = to_micros(now)?;
+        point_read!(
+            self,
+            sqlite: SESSION_USER_AND_RELATIONSHIPS,
+            postgres: SESSION_USER_AND_RELATIONSHIPS,
+            [digest, patient.as_uuid(), now],
+            |rows| {
+                let row = rows.first().ok_or(StoreError::NotFound)?;
+                let mut relationships = Relationships::none();
+                for row in rows {
+                    let tie = Shifted(row, SESSION_AND_USER_COLUMNS);
+                    if tie.opt_text(0)?.is_some() {
+                        add_relationship(&mut relationships, &tie)?;
+                    }
+                }
+                Ok((
+                    session_from_row(row)?,
+                    user_from_row(&Shifted(row, SESSION_COLUMNS))?,
+                    relationships,
                 ))
             }
         )

@@ -236,6 +236,9 @@ macro_rules! user_columns {
 }
 pub(crate) use user_columns;
 
+/// The columns of [`user_columns!`].
+pub(super) const USER_COLUMNS: usize = 18;
+
 pub(super) fn user_from_row<R: Cols>(r: &R) -> Result<User, StoreError> {
     let totp = match r.opt_bytes(14)? {
         None => None,

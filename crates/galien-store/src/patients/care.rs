@@ -257,14 +257,49 @@ fn emergency_from_row<R: Cols>(r: &R) -> Result<EmergencyAccess, StoreError> {
     })
 }
 
-/// The facts the gate decides on, for `($1 user, $2 patient, $3 now)`: each active care
-/// relationship's kind, an open emergency access, and the record being the user's own.
-const RELATIONSHIPS: &str = "SELECT 'care', kind FROM care_relationships \
-     WHERE user_id = $1 AND patient_id = $2 AND ended_at IS NULL AND since <= $3 \
-     AND (until IS NULL OR until > $3) \
-     UNION ALL SELECT 'emergency', NULL FROM (SELECT 1 AS one FROM emergency_accesses \
-     WHERE user_id = $1 AND patient_id = $2 AND opened_at <= $3 AND expires_at > $3 LIMIT 1) e \
-     UNION ALL SELECT 'self', NULL FROM patients WHERE id = $2 AND user_id = $1";
+/// The facts the gate decides on, for the user `$user` (an SQL expression), `$2` patient and `$3`
+/// now: each active care relationship's kind, an open emergency access, and the record being the
+/// user's own; a row each, `(source, kind)`, decoded by [`add_relationship`].
+macro_rules! relationships_of {
+    ($user:literal) => {
+        concat!(
+            "SELECT 'care' AS source, kind FROM care_relationships \
+             WHERE user_id = ",
+            $user,
+            " AND patient_id = $2 AND ended_at IS NULL AND since <= $3 \
+             AND (until IS NULL OR until > $3) \
+             UNION ALL SELECT 'emergency', NULL FROM (SELECT 1 AS one FROM emergency_accesses \
+             WHERE user_id = ",
+            $user,
+            " AND patient_id = $2 AND opened_at <= $3 AND expires_at > $3 \
+             LIMIT 1) e \
+             UNION ALL SELECT 'self', NULL FROM patients WHERE id = $2 AND user_id = ",
+            $user
+        )
+    };
+}
+pub(crate) use relationships_of;
+
+/// The relationships of `($1 user, $2 patient, $3 now)`.
+const RELATIONSHIPS: &str = relationships_of!("$1");
+
+/// Adds the relationship that a row of [`relationships_of!`] names (`source`, then `kind`).
+pub(crate) fn add_relationship<R: Cols>(
+    out: &mut Relationships,
+    row: &R,
+) -> Result<(), StoreError> {
+    match row.text(0)?.as_str() {
+        "care" => {
+            if let Some(kind) = row.opt_text(1)?.as_deref().and_then(CareKind::parse) {
+                out.insert(kind.relationship());
+            }
+        }
+        "emergency" => out.insert(Relationship::Emergency),
+        "self" => out.insert(Relationship::SelfRecord),
+        _ => return Err(corrupt("relationship source")),
+    }
+    Ok(())
+}
 
 impl Store {
     /// The relationships `user` has with `patient` at `now`: active care relationships, an open
@@ -286,18 +321,7 @@ impl Store {
             |rows| {
                 let mut out = Relationships::none();
                 for row in rows {
-                    match row.text(0)?.as_str() {
-                        "care" => {
-                            if let Some(kind) =
-                                row.opt_text(1)?.as_deref().and_then(CareKind::parse)
-                            {
-                                out.insert(kind.relationship());
-                            }
-                        }
-                        "emergency" => out.insert(Relationship::Emergency),
-                        "self" => out.insert(Relationship::SelfRecord),
-                        _ => return Err(corrupt("relationship source")),
-                    }
+                    add_relationship(&mut out, row)?;
                 }
                 Ok::<_, StoreError>(out)
             }

@@ -63,7 +63,7 @@ macro_rules! traced_tx {
         }
     }};
 }
-pub(crate) use care::insert_relationship;
+pub(crate) use care::{add_relationship, insert_relationship, relationships_of};
 pub(crate) use traced_tx;
 
 /// Runs a read-only `$body` on the backend's read pool (metadata only: relationships, key rows).

@@ -8,7 +8,7 @@ use super::{
     page_error, patient_id, refused,
 };
 use crate::WebState;
-use crate::auth::{Ctx, Strong};
+use crate::auth::{Ctx, Strong, StrongAbout};
 use crate::errors::{PageError, status_for};
 use crate::pages::{
     DoneQuery, Frame, checked_form, frame, human_time, messages, render, status_of,
@@ -21,6 +21,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use galien_app::identity::session::Current;
+use galien_app::patients::access::Ties;
 use galien_app::patients::clinical::{self, Summary};
 use galien_app::patients::{access_log, care, records};
 use galien_app::{AppError, RequestContext};
@@ -333,7 +334,8 @@ async fn denied(
     Ok(render(status, &p))
 }
 
-/// The summary with `status`, or the refusal page (403) when the gate refuses.
+/// The summary with `status`, or the refusal page (403) when the gate refuses. `ties`: the
+/// relationships read with the session, when the request came with them (else they are read).
 async fn show_summary(
     state: &WebState,
     current: &Current,
@@ -341,9 +343,15 @@ async fn show_summary(
     id: PatientId,
     status: StatusCode,
     shown: Shown,
+    ties: Option<Ties>,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    match clinical::summary(&state.app, &current.actor(), ctx, id).await {
+    let actor = current.actor();
+    let summary = match ties.filter(|t| t.patient() == id) {
+        Some(ties) => clinical::summary_with_ties(&state.app, &actor, ctx, ties).await,
+        None => clinical::summary(&state.app, &actor, ctx, id).await,
+    };
+    match summary {
         Ok(s) => {
             let typed = shown.typed.monitoring.clone();
             let t = T { lang };
@@ -370,10 +378,10 @@ async fn show_summary(
     }
 }
 
-/// `GET /patients/{id}`.
+/// `GET /patients/{id}`: the gate's facts come with the session (one read fewer).
 pub async fn show(
     State(state): State<WebState>,
-    Strong(current): Strong,
+    StrongAbout(current, ties): StrongAbout,
     Ctx(ctx): Ctx,
     Path(id): Path<String>,
     Query(q): Query<DoneQuery>,
@@ -397,7 +405,7 @@ pub async fn show(
         notice,
         ..Shown::default()
     };
-    show_summary(&state, &current, &ctx, id, StatusCode::OK, shown).await
+    show_summary(&state, &current, &ctx, id, StatusCode::OK, shown, ties).await
 }
 
 /// Back to the summary after a change, at the section changed.
@@ -477,7 +485,16 @@ impl Change<'_> {
     }
 
     async fn summary(&self, status: StatusCode, shown: Shown) -> Result<Response, PageError> {
-        show_summary(self.state, self.current, self.ctx, self.id, status, shown).await
+        show_summary(
+            self.state,
+            self.current,
+            self.ctx,
+            self.id,
+            status,
+            shown,
+            None,
+        )
+        .await
     }
 }
 
@@ -501,7 +518,7 @@ pub async fn reveal_nir(
         nir: shown,
         ..Shown::default()
     };
-    show_summary(&state, &current, &ctx, id, StatusCode::OK, shown).await
+    show_summary(&state, &current, &ctx, id, StatusCode::OK, shown, None).await
 }
 
 /// The identity form prefilled from the record (the NIR stays out: empty keeps it).
