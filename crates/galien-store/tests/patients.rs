@@ -102,7 +102,7 @@ async fn ties(store: &Store, user: UserId, p: PatientId, at: OffsetDateTime) -> 
     let digest = TokenDigest::from_bytes(bytes);
     store
         .create_session(NewSession {
-            digest: digest.clone(),
+            digest,
             user,
             method: AuthMethod::PasswordTotp,
             assurance: Assurance::TwoFactors,
