@@ -2,6 +2,8 @@
 //! extractors below. A handler that needs a person asks for [`Signed`] (any session, e.g. during
 //! enrolment) or [`Strong`] (two factors, required for everything else — AUTH-2); a handler that
 //! forgets cannot reach another's data, because use cases take the session they are given.
+//! [`StrongAbout`] is [`Strong`] on a page about one patient: the person's relationships with that
+//! patient (the gate's facts) come with the session, in the same read.
 
 use crate::WebState;
 use crate::errors::wants_json;
