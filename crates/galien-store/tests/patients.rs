@@ -428,44 +428,30 @@ async fn acc3_relationships_come_from_care_team_emergency_and_self(ctx: &Ctx) {
     assert_eq!(team.len(), 2);
     assert!(team.iter().any(|m| m.user == nurse && m.ended_at.is_some()));
 
-    // Workflow relationships (acts) are not care-team memberships.
-    store
-        .add_workflow_relationship(
-            grant(doctor, Role::Medecin, Action::RecordWrite, Some(p), care()),
-            NewCareRelationship {
-                id: CareRelationshipId::from_uuid(Uuid::now_v7()),
-                patient: p,
-                user: other,
-                kind: CareKind::Act,
-                reference: Some("appointment:1".into()),
-                added_by: Some(doctor),
-                since: T0,
-                until: Some(T0 + Duration::hours(2)),
-            },
-        )
-        .await
-        .unwrap();
+    // Workflow relationships (acts) are not care-team memberships; the doctor takes part in an
+    // act too: two relationships at once, a row each in the session's read.
+    for (user, act) in [(other, "appointment:1"), (doctor, "appointment:2")] {
+        store
+            .add_workflow_relationship(
+                grant(doctor, Role::Medecin, Action::RecordWrite, Some(p), care()),
+                NewCareRelationship {
+                    id: CareRelationshipId::from_uuid(Uuid::now_v7()),
+                    patient: p,
+                    user,
+                    kind: CareKind::Act,
+                    reference: Some(act.into()),
+                    added_by: Some(doctor),
+                    since: T0,
+                    until: Some(T0 + Duration::hours(2)),
+                },
+            )
+            .await
+            .unwrap();
+    }
     assert_eq!(
         ties(&store, other, p, T0 + Duration::hours(1)).await,
         Relationships::only(Relationship::Act)
     );
-    // Two relationships at once: a row each in the session's read.
-    store
-        .add_workflow_relationship(
-            grant(doctor, Role::Medecin, Action::RecordWrite, Some(p), care()),
-            NewCareRelationship {
-                id: CareRelationshipId::from_uuid(Uuid::now_v7()),
-                patient: p,
-                user: doctor,
-                kind: CareKind::Act,
-                reference: Some("appointment:2".into()),
-                added_by: Some(doctor),
-                since: T0,
-                until: Some(T0 + Duration::hours(2)),
-            },
-        )
-        .await
-        .unwrap();
     let mut both = care();
     both.insert(Relationship::Act);
     assert_eq!(ties(&store, doctor, p, T0 + Duration::hours(1)).await, both);
