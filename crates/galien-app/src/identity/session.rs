@@ -113,14 +113,9 @@ pub async fn open(
 
 /// Resolves a cookie into a live session, ending it (and tracing why) if its time is up.
 pub async fn resolve(app: &App, ctx: &RequestContext, raw: &str) -> Result<Current, AppError> {
-    // A secret that does not parse is an expired session.
-    let digest = digest_of(raw).ok_or(AppError::Refused(ErrorCode::SessionExpired))?;
+    let digest = cookie_digest(raw)?;
     let now = app.clock.now();
-    let (session, user) = match app.store.session_and_user(&digest).await {
-        Ok(found) => found,
-        Err(StoreError::NotFound) => return Err(AppError::Refused(ErrorCode::SessionExpired)),
-        Err(e) => return Err(e.into()),
-    };
+    let (session, user) = stored(app.store.session_and_user(&digest).await)?;
     admit(app, ctx, &digest, session, user, now).await
 }
 
@@ -132,21 +127,29 @@ pub async fn resolve_about(
     raw: &str,
     patient: PatientId,
 ) -> Result<(Current, Ties), AppError> {
-    // A secret that does not parse is an expired session.
-    let digest = digest_of(raw).ok_or(AppError::Refused(ErrorCode::SessionExpired))?;
+    let digest = cookie_digest(raw)?;
     let now = app.clock.now();
-    let (session, user, relationships) = match app
-        .store
-        .session_user_and_relationships(&digest, patient, now)
-        .await
-    {
-        Ok(found) => found,
-        Err(StoreError::NotFound) => return Err(AppError::Refused(ErrorCode::SessionExpired)),
-        Err(e) => return Err(e.into()),
-    };
+    let (session, user, relationships) = stored(
+        app.store
+            .session_user_and_relationships(&digest, patient, now)
+            .await,
+    )?;
     let current = admit(app, ctx, &digest, session, user, now).await?;
     let ties = Ties::read(current.user.id, patient, relationships, now);
     Ok((current, ties))
+}
+
+/// The digest of a cookie's secret; a secret that does not parse is an expired session.
+fn cookie_digest(raw: &str) -> Result<TokenDigest, AppError> {
+    digest_of(raw).ok_or(AppError::Refused(ErrorCode::SessionExpired))
+}
+
+/// A session as read from the store; none with this digest is an expired session.
+fn stored<T>(read: Result<T, StoreError>) -> Result<T, AppError> {
+    read.map_err(|e| match e {
+        StoreError::NotFound => AppError::Refused(ErrorCode::SessionExpired),
+        e => e.into(),
+    })
 }
 
 /// The session read for `digest` if it may be used at `now`; otherwise it is ended (and why traced).
