@@ -16,6 +16,10 @@
 //! - `signaling`: WebSocket pairs relaying call signaling at 1,000 and 10,000 connections, against
 //!   a bare relay; latency and memory per connection (see `signaling.rs`).
 //!
+//! After the scenarios come the goals of README Performance, each said met or not (`goals.rs`);
+//! `--compare earlier.json` sets every record beside an earlier run's, and `--from run.json` does
+//! both for a stored run without measuring anything.
+//!
 //! Servers run in their own processes: the `galien` release binary, and this binary re-executed
 //! as a baseline server (`node.rs`, `baseline.rs`). `--backend postgres` runs the same scenarios on
 //! PostgreSQL.
@@ -25,6 +29,7 @@
 mod audit;
 mod baseline;
 mod cpu;
+mod goals;
 mod http;
 mod ingest;
 mod measure;
@@ -81,6 +86,12 @@ pub(crate) struct Args {
     /// Also write the results to this file as JSON (to compare runs over time).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Set each result beside the same scenario's in this earlier `--json` file.
+    #[arg(long, value_name = "EARLIER_JSON")]
+    compare: Option<PathBuf>,
+    /// Measure nothing: print the goals (and `--compare`) of this stored `--json` file.
+    #[arg(long, value_name = "RUN_JSON", conflicts_with = "json")]
+    from: Option<PathBuf>,
     /// Internal: serve a baseline (`healthz`, `bytes`, `relay`) until killed.
     #[arg(long, hide = true)]
     serve_baseline: Option<String>,
@@ -123,6 +134,18 @@ async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
     if let Some(kind) = &args.serve_baseline {
         baseline::serve(kind, args.body.as_deref()).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let earlier = match &args.compare {
+        Some(path) => Some(read_records(path)?),
+        None => None,
+    };
+    if let Some(path) = &args.from {
+        let records = read_records(path)?;
+        goals::print_goals(&records);
+        if let (Some(then), Some(source)) = (&earlier, &args.compare) {
+            goals::print_comparison(&records, then, &source.display().to_string());
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -180,6 +203,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let records: Vec<_> = outcomes.iter().map(report::Outcome::json).collect();
+    goals::print_goals(&records);
+    if let (Some(then), Some(source)) = (&earlier, &args.compare) {
+        goals::print_comparison(&records, then, &source.display().to_string());
+    }
     if let Some(path) = &args.json {
         let doc = json!({
             "tool": "galien-bench",
@@ -191,7 +219,8 @@ async fn main() -> anyhow::Result<ExitCode> {
             "concurrency": args.concurrency,
             "devices": args.devices,
             "cores": cores,
-            "results": outcomes.iter().map(report::Outcome::json).collect::<Vec<_>>(),
+            "goals": goals::verdicts(&records).iter().map(goals::Verdict::json).collect::<Vec<_>>(),
+            "results": records,
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("write {}", path.display()))?;
@@ -202,4 +231,12 @@ async fn main() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The records of a `--json` file, or why it cannot be read.
+fn read_records(path: &std::path::Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    goals::records_of(&doc).with_context(|| path.display().to_string())
 }
