@@ -91,6 +91,8 @@ impl Verdict {
     /// The verdict as a line of the printout.
     pub(crate) fn line(&self) -> String {
         let figure = match self.measured {
+            // A count of failures is a whole number.
+            Some(x) if self.unit == FAILED => format!("{x:.0} {FAILED}"),
             Some(x) => with_unit(x, self.unit),
             None => "not measured".to_owned(),
         };
@@ -113,6 +115,9 @@ impl Verdict {
         })
     }
 }
+
+/// The unit of the "no failed operation" verdict.
+const FAILED: &str = "failed";
 
 fn with_unit(x: f64, unit: &str) -> String {
     if unit.is_empty() {
@@ -162,7 +167,7 @@ pub(crate) fn verdicts(records: &[Value]) -> Vec<Verdict> {
             record: name,
             goal: "no failed operation".to_owned(),
             measured: errors,
-            unit: "",
+            unit: FAILED,
             met: errors.map(|e| e == 0.0),
         });
     }
@@ -386,6 +391,10 @@ mod tests {
         assert_eq!(
             v[4].line(),
             "read [postgres]: p99 < 5 ms — 5.00 ms: NOT MET"
+        );
+        assert_eq!(
+            v[5].line(),
+            "read [postgres]: no failed operation — 2 failed: NOT MET"
         );
     }
 

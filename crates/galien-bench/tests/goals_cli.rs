@@ -59,7 +59,7 @@ fn a_stored_run_prints_its_goals_and_its_change_since_an_earlier_run() {
         "  ingest [sqlite]: ratio ≥ 0.50 — 2.20: met",
         "  signaling [sqlite, 1000 connections]: paced p99 < 5 ms — 0.20 ms: met",
         "  signaling [sqlite, 1000 connections]: memory per connection < 50 KiB — 17.30 KiB: met",
-        "  signaling [sqlite, 1000 connections]: no failed operation — 0.00: met",
+        "  signaling [sqlite, 1000 connections]: no failed operation — 0 failed: met",
         "    ratio: 0.120 (was 0.150, -20.0 %)",
         "    rate: 8400 req/s (was 10500 req/s, -20.0 %)",
         "    p99: 4.20 ms (was 3.50 ms, +20.0 %)",
