@@ -97,6 +97,24 @@ pub fn europe_paris(at: time::OffsetDateTime) -> time::OffsetDateTime {
     utc.to_offset(offset.unwrap_or(time::UtcOffset::UTC))
 }
 
+/// The instant a French metropolitan wall-clock time (`2026-11-28 10:30`, as typed in a form)
+/// names. `None` for a time that does not exist there: the hour skipped when summer time begins
+/// (the last Sunday of March, 02:00–02:59). A time that occurs twice when it ends (the last Sunday
+/// of October, 02:00–02:59) is the first of the two, still in summer time.
+pub fn from_europe_paris(local: time::PrimitiveDateTime) -> Option<time::OffsetDateTime> {
+    [2, 1].into_iter().find_map(|hours| {
+        let offset = time::UtcOffset::from_hms(hours, 0, 0).ok()?;
+        let at = local.assume_offset(offset);
+        (europe_paris(at).offset() == offset).then(|| at.to_offset(time::UtcOffset::UTC))
+    })
+}
+
+/// Midnight at the start of `day` in French metropolitan time, as an instant (it always exists:
+/// the clocks change at 02:00 and 03:00).
+pub fn europe_paris_midnight(day: time::Date) -> time::OffsetDateTime {
+    from_europe_paris(day.midnight()).unwrap_or_else(|| day.midnight().assume_utc())
+}
+
 #[cfg(test)]
 mod paris_tests {
     use super::europe_paris;
@@ -133,5 +151,64 @@ mod paris_tests {
         assert_eq!((winter.hour(), winter.minute()), (10, 45));
         let summer = europe_paris(datetime!(2026-07-14 09:45 UTC));
         assert_eq!(summer.hour(), 11);
+    }
+
+    #[test]
+    fn a_paris_wall_clock_time_names_one_instant_or_none() {
+        use super::{europe_paris_midnight, from_europe_paris};
+        use time::macros::date;
+        // Winter UTC+1, summer UTC+2.
+        assert_eq!(
+            from_europe_paris(datetime!(2026-11-28 10:30)),
+            Some(datetime!(2026-11-28 09:30 UTC))
+        );
+        assert_eq!(
+            from_europe_paris(datetime!(2026-07-14 10:30)),
+            Some(datetime!(2026-07-14 08:30 UTC))
+        );
+        // 29 March 2026: 02:00 becomes 03:00; 02:30 never happens.
+        assert_eq!(
+            from_europe_paris(datetime!(2026-03-29 01:59)),
+            Some(datetime!(2026-03-29 00:59 UTC))
+        );
+        assert_eq!(from_europe_paris(datetime!(2026-03-29 02:30)), None);
+        assert_eq!(
+            from_europe_paris(datetime!(2026-03-29 03:00)),
+            Some(datetime!(2026-03-29 01:00 UTC))
+        );
+        // 25 October 2026: 03:00 becomes 02:00; 02:30 happens twice, the first is taken.
+        assert_eq!(
+            from_europe_paris(datetime!(2026-10-25 02:30)),
+            Some(datetime!(2026-10-25 00:30 UTC))
+        );
+        assert_eq!(
+            from_europe_paris(datetime!(2026-10-25 03:30)),
+            Some(datetime!(2026-10-25 02:30 UTC))
+        );
+        // Every instant of a year reads back to itself.
+        let mut at = datetime!(2026-01-01 00:00 UTC);
+        while at < datetime!(2027-01-01 00:00 UTC) {
+            let local = europe_paris(at);
+            let wall = time::PrimitiveDateTime::new(local.date(), local.time());
+            let back = from_europe_paris(wall).unwrap();
+            // Only the second pass of October's repeated hour reads back to the first.
+            if back != at {
+                assert_eq!(at - back, time::Duration::hours(1), "{at}");
+                assert_eq!(
+                    (wall.month(), wall.hour()),
+                    (time::Month::October, 2),
+                    "{at}"
+                );
+            }
+            at += time::Duration::minutes(30);
+        }
+        assert_eq!(
+            europe_paris_midnight(date!(2026 - 11 - 28)),
+            datetime!(2026-11-27 23:00 UTC)
+        );
+        assert_eq!(
+            europe_paris_midnight(date!(2026 - 07 - 14)),
+            datetime!(2026-07-13 22:00 UTC)
+        );
     }
 }

@@ -51,11 +51,15 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Book the appointment",
     ),
     ("apt.field.practitioner", "Médecin", "Doctor"),
-    ("apt.field.at", "Date et heure (UTC)", "Date and time (UTC)"),
+    (
+        "apt.field.at",
+        "Date et heure (heure de Paris)",
+        "Date and time (Paris time)",
+    ),
     (
         "apt.field.at_hint",
-        "En heure universelle (UTC) : l'heure de Paris moins 1 h en hiver, moins 2 h en été.",
-        "In universal time (UTC): Paris time minus 1 h in winter, minus 2 h in summer.",
+        "À l'heure de Paris, heure d'été comprise : celle des horloges en métropole.",
+        "In Paris time, summer time included: the time clocks show in metropolitan France.",
     ),
     (
         "apt.field.duration",
@@ -312,13 +316,13 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("apt.day.title", "Rendez-vous", "Appointments"),
     (
         "apt.day.own_lead",
-        "Vos téléconsultations du jour. Les heures sont en UTC.",
-        "Your teleconsultations of the day. Times are in UTC.",
+        "Vos téléconsultations du jour, à l'heure de Paris.",
+        "Your teleconsultations of the day, in Paris time.",
     ),
     (
         "apt.day.all_lead",
-        "Les téléconsultations de tous les médecins. Les heures sont en UTC.",
-        "The teleconsultations of every doctor. Times are in UTC.",
+        "Les téléconsultations de tous les médecins, à l'heure de Paris.",
+        "The teleconsultations of every doctor, in Paris time.",
     ),
     ("apt.day.caption", "Rendez-vous du {}", "Appointments of {}"),
     (

@@ -200,11 +200,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Le délai de 72 heures pour notifier la CNIL court à partir de ce moment.",
         "The 72 hours to notify the CNIL run from this moment.",
     ),
-    ("incidents.utc", "heure UTC", "UTC time"),
+    ("incidents.local", "heure de Paris", "Paris time"),
     (
-        "incidents.utc_hint",
-        "Les dates sont en temps universel (UTC) : heure de Paris moins 1 h en hiver, moins 2 h en été.",
-        "Dates are in Coordinated Universal Time (UTC): Paris time minus 1 h in winter, minus 2 h in summer.",
+        "incidents.local_hint",
+        "Les dates sont à l'heure de Paris, heure d'été comprise.",
+        "Dates are in Paris time, summer time included.",
     ),
     (
         "incidents.field.cnil_notified_at",
@@ -305,7 +305,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Seuls les 200 accès les plus récents sont affichés.",
         "Only the 200 most recent accesses are shown.",
     ),
-    ("me.log.col.when", "Date (UTC)", "Date (UTC)"),
+    (
+        "me.log.col.when",
+        "Date (heure de Paris)",
+        "Date (Paris time)",
+    ),
     ("me.log.col.who", "Qui", "Who"),
     ("me.log.col.role", "Rôle", "Role"),
     ("me.log.col.what", "Action", "Action"),

@@ -197,8 +197,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("monitoring.charts", "Courbes", "Charts"),
     (
         "monitoring.charts.hint",
-        "Les seuils d'alerte sont tracés en pointillés ; une valeur hors seuil est un triangle. Heures en UTC.",
-        "Alert thresholds are dashed lines; a value beyond a threshold is a triangle. Times in UTC.",
+        "Les seuils d'alerte sont tracés en pointillés ; une valeur hors seuil est un triangle. Heures de Paris.",
+        "Alert thresholds are dashed lines; a value beyond a threshold is a triangle. Paris time.",
     ),
     (
         "monitoring.charts.none",
@@ -268,7 +268,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "{} — valeurs des {}, la plus récente d'abord",
         "{} — values of the {}, newest first",
     ),
-    ("monitoring.chart.col.when", "Date (UTC)", "Time (UTC)"),
+    (
+        "monitoring.chart.col.when",
+        "Date (heure de Paris)",
+        "Time (Paris time)",
+    ),
     ("monitoring.chart.col.value", "Valeur ({})", "Value ({})"),
     ("monitoring.chart.col.standing", "Seuils", "Thresholds"),
     (
@@ -436,13 +440,13 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     (
         "monitoring.own.at",
-        "Date et heure de la mesure (UTC)",
-        "Date and time of the measurement (UTC)",
+        "Date et heure de la mesure",
+        "Date and time of the measurement",
     ),
     (
         "monitoring.own.at_hint",
-        "En heure UTC (temps universel) : en hiver, retirez 1 heure à l'heure de Paris ; en été, 2 heures.",
-        "In UTC: in winter, subtract 1 hour from Paris time; in summer, 2 hours.",
+        "À l'heure de Paris, celle de votre montre ou de votre téléphone en métropole.",
+        "In Paris time, as your watch or phone shows it in metropolitan France.",
     ),
     (
         "monitoring.own.submit",
@@ -472,8 +476,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     (
         "monitoring.own.at_invalid",
-        "La date et l'heure sont à corriger (format attendu : 2026-11-28T08:30, en UTC).",
-        "The date and time need correcting (expected format: 2026-11-28T08:30, UTC).",
+        "La date et l'heure sont à corriger (format attendu : 2026-11-28T08:30, heure de Paris ; l'heure sautée au passage à l'heure d'été n'existe pas).",
+        "The date and time need correcting (expected format: 2026-11-28T08:30, Paris time; the hour skipped when summer time begins does not exist).",
     ),
     (
         "monitoring.own.unit_expected",
@@ -482,8 +486,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     (
         "monitoring.own.in_future",
-        "La date et l'heure saisies sont dans le futur. Rappel : l'heure est en UTC.",
-        "The date and time entered are in the future. Remember: the time is in UTC.",
+        "La date et l'heure saisies sont dans le futur.",
+        "The date and time entered are in the future.",
     ),
     (
         "monitoring.own.not_linked",

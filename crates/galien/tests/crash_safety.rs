@@ -344,10 +344,10 @@ impl Run {
 
     /// The slot as the monitoring page's table shows it: (when, value).
     fn row(&self, slot: u32) -> (String, String) {
-        let at = self.at(slot);
+        let at = galien_core::clock::europe_paris(self.at(slot));
         (
             format!(
-                "{:02}/{:02}/{} à {:02}:{:02} UTC",
+                "{:02}/{:02}/{} à {:02}:{:02}",
                 at.day(),
                 u8::from(at.month()),
                 at.year(),

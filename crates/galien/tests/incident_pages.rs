@@ -92,8 +92,9 @@ async fn world(backend: Backend) -> World {
     world_with(backend, Vec::new()).await
 }
 
-/// `2026-11-28T09:00`, as a `datetime-local` field holds it (UTC).
+/// `2026-11-28T10:00`, as a `datetime-local` field holds it (Paris time).
 fn local(at: OffsetDateTime) -> String {
+    let at = galien_core::clock::europe_paris(at);
     format!(
         "{}-{:02}-{:02}T{:02}:{:02}",
         at.year(),
@@ -104,10 +105,11 @@ fn local(at: OffsetDateTime) -> String {
     )
 }
 
-/// `01/12/2026 à 09:00 UTC`, as the pages show an instant in French.
+/// `01/12/2026 à 10:00`, as the pages show an instant in French (Paris time).
 fn human(at: OffsetDateTime) -> String {
+    let at = galien_core::clock::europe_paris(at);
     format!(
-        "{:02}/{:02}/{} à {:02}:{:02} UTC",
+        "{:02}/{:02}/{} à {:02}:{:02}",
         at.day(),
         u8::from(at.month()),
         at.year(),
@@ -116,9 +118,10 @@ fn human(at: OffsetDateTime) -> String {
     )
 }
 
+/// A `datetime-local` value as the pages read it: Paris time.
 fn parse_local(s: &str) -> OffsetDateTime {
     let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    time::PrimitiveDateTime::parse(s, f).unwrap().assume_utc()
+    galien_core::clock::from_europe_paris(time::PrimitiveDateTime::parse(s, f).unwrap()).unwrap()
 }
 
 /// Registers an incident through the form; returns its page's path.
@@ -232,7 +235,11 @@ async fn trace6_dpo_registers_qualifies_notifies_and_closes_a_breach(backend: Ba
         shown.has("Plainte déposée, sessions révoquées."),
         "details opened"
     );
-    assert!(shown.has("heure UTC"), "dates are UTC: {}", shown.body);
+    assert!(
+        shown.has("(heure de Paris)"),
+        "dates are Paris time: {}",
+        shown.body
+    );
     let list = dpo.get("/dpo/incidents").await;
     let row = row_of(&list, &path);
     assert!(
@@ -642,7 +649,7 @@ async fn trace4_patient_reads_own_record_and_who_accessed_it() {
     let log = claire.get("/me/access-log").await;
     assert_eq!(log.status, 200, "{}", log.body);
     assert!(log.has("Qui a consulté mon dossier ?"));
-    assert!(log.has("UTC"), "dates said to be UTC");
+    assert!(log.has("heure de Paris"), "dates said to be Paris time");
     let rows = log_rows(&log);
     assert!(!rows.is_empty(), "{}", log.body);
     let doctor_rows: Vec<&String> = rows

@@ -702,13 +702,17 @@ async fn act3_patient_enters_weight_sees_chart_and_bad_input_changes_nothing() {
     // The patient is told whom to call in an emergency (ACT-3).
     assert!(page.has("appelez le 15"), "{}", page.body);
     assert!(page.has("id=\"measure-form\""));
-    assert!(page.has("(UTC)"), "the form says the time is UTC");
+    assert!(
+        page.has("heure de Paris"),
+        "the form says the time is Paris time"
+    );
     assert_eq!(
         page.field("unit").as_deref(),
         Some("kg"),
         "the weight's unit"
     );
-    assert!(page.field("at").unwrap().starts_with("2026-11-28T09:"));
+    // Now (09:xx UTC) as the patient's clock shows it, in Paris.
+    assert!(page.field("at").unwrap().starts_with("2026-11-28T10:"));
     assert!(page.has("<option value=\"spo2\" data-unit=\"%\">"));
     assert!(page.has("/assets/monitoring.js"));
 
@@ -733,7 +737,7 @@ async fn act3_patient_enters_weight_sees_chart_and_bad_input_changes_nothing() {
     assert!(page.has("Votre mesure est enregistrée."), "{}", page.body);
     let weight = page.between("id=\"courbe-weight\"", "</section>").unwrap();
     assert!(weight.contains("<svg class=\"chart-svg\""), "{weight}");
-    assert!(weight.contains("72,4\u{a0}kg") && weight.contains("28/11/2026 à 07:30 UTC"));
+    assert!(weight.contains("72,4\u{a0}kg") && weight.contains("28/11/2026 à 07:30<"));
     let values = |p: &Page| {
         p.between("id=\"courbe-weight\"", "</section>")
             .unwrap_or_default()

@@ -287,8 +287,8 @@ async fn first_start_link_is_single_use_and_expires(backend: Backend) {
     let html = page(s.get(&path).await).await;
     assert!(html.contains("Ce lien d'enrôlement est valide."), "{html}");
     assert!(
-        html.contains("29/11/2026 à 09:00 UTC"),
-        "default validity is 24 hours: {html}"
+        html.contains("29/11/2026 à 10:00"),
+        "default validity is 24 hours (09:00 UTC, 10:00 in Paris): {html}"
     );
     let home = s.get("/").await.text().await.unwrap();
     assert!(home.contains("en attente de son premier administrateur"));

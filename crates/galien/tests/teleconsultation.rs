@@ -347,7 +347,7 @@ async fn act1_gdpr3_acc1_booking_invites_the_patient_who_consents_first_and_stra
     assert_eq!(day.status, 200, "{}", day.body);
     let rows = day.between("<tbody>", "</tbody>").expect("a table");
     assert!(
-        rows.contains("10:00 UTC") && rows.contains("MARTIN Claire"),
+        rows.contains(">10:00<") && rows.contains("MARTIN Claire"),
         "{rows}"
     );
     assert!(rows.contains("Programmé"), "{rows}");
@@ -460,12 +460,12 @@ async fn act1_gdpr3_acc1_booking_invites_the_patient_who_consents_first_and_stra
     w.s.stop().await;
 }
 
-/// The time as the pages show it (`28/11/2026 à 09:03 UTC`).
+/// The time as the pages show it (`28/11/2026 à 10:03`, Paris time).
 fn pagetime(clock: &ManualClock) -> String {
     use galien_core::Clock;
-    let at = clock.now();
+    let at = galien_core::clock::europe_paris(clock.now());
     format!(
-        "{:02}/{:02}/{} à {:02}:{:02} UTC",
+        "{:02}/{:02}/{} à {:02}:{:02}",
         at.day(),
         u8::from(at.month()),
         at.year(),
@@ -706,6 +706,8 @@ async fn act1_act6_acc3_closing_sends_the_report_and_prescription_as_pdf_and_fhi
         (Some("Appointment"), Some("fulfilled"))
     );
     assert_eq!(a["description"], REASON);
+    // Booked for 10:00 on the form, Paris time (winter): 09:00 UTC in the exchanged resource.
+    assert_eq!(a["start"], "2026-11-28T09:00:00Z");
     let e = fhir(doc, &format!("/fhir/r4/Encounter/{apt}")).await;
     assert_eq!(e["class"]["code"], "VR");
     assert_eq!(e["status"], "finished");

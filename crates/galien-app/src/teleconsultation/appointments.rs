@@ -259,23 +259,22 @@ pub struct AppointmentLine {
     pub patient_name: Option<String>,
 }
 
-/// The appointments of the day starting at `day` (UTC midnight) for a médecin (their own) or the
-/// secretariat (all). Patient names are read with one identity permit per patient.
+/// The appointments from `start` until `end` (a day, from its midnight to the next: 23 or 25 hours
+/// on the days the clocks change) for a médecin (their own) or the secretariat (all). Patient
+/// names are read with one identity permit per patient.
 pub async fn day(
     app: &App,
     actor: &Actor,
     ctx: &RequestContext,
-    day: OffsetDateTime,
+    start: OffsetDateTime,
+    end: OffsetDateTime,
 ) -> Result<Vec<AppointmentLine>, AppError> {
     let who = match actor.role {
         Role::Medecin => Some(actor.user),
         Role::Secretaire | Role::SageFemme => None,
         _ => return Err(AppError::Refused(ErrorCode::AccessDenied)),
     };
-    let list = app
-        .store
-        .appointments_between(who, day, day + Duration::days(1))
-        .await?;
+    let list = app.store.appointments_between(who, start, end).await?;
     let mut names = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(list.len());
     for a in list {

@@ -5,7 +5,7 @@
 //! known, when the CNIL was notified, whether patients must be informed (art. 34) and when they were.
 //!
 //! Only the DPO gets through: `galien_app::compliance::incidents` refuses anyone else (403). Dates are
-//! typed in `datetime-local` fields and read as UTC, which the form says. Bad input shows the form
+//! typed in `datetime-local` fields and read as Paris time, which the form says. Bad input shows the form
 //! again with the message (4xx) and changes nothing.
 
 use crate::WebState;
@@ -608,22 +608,40 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn local_inputs_are_read_as_utc() {
+    fn local_inputs_are_read_as_paris_time() {
         assert_eq!(
             parse_local("2026-11-28T09:05"),
-            Ok(Some(datetime!(2026-11-28 09:05 UTC)))
+            Ok(Some(datetime!(2026-11-28 08:05 UTC)))
         );
         assert_eq!(
-            parse_local(" 2026-11-28 09:05:30 "),
-            Ok(Some(datetime!(2026-11-28 09:05:30 UTC)))
+            parse_local(" 2026-07-14 09:05:30 "),
+            Ok(Some(datetime!(2026-07-14 07:05:30 UTC)))
         );
         assert_eq!(parse_local(""), Ok(None));
-        for bad in ["hier", "2026-13-01T00:00", "28/11/2026 09:05"] {
+        // The hour skipped when summer time begins does not exist.
+        for bad in [
+            "hier",
+            "2026-13-01T00:00",
+            "28/11/2026 09:05",
+            "2026-03-29T02:30",
+        ] {
             assert_eq!(parse_local(bad), Err(()), "{bad}");
         }
         assert_eq!(
             local_input(datetime!(2026-11-28 09:05:59 UTC)),
-            "2026-11-28T09:05"
+            "2026-11-28T10:05"
+        );
+        assert_eq!(
+            local_input(datetime!(2026-07-14 09:05 UTC)),
+            "2026-07-14T11:05"
+        );
+        assert_eq!(
+            human_time(datetime!(2026-11-28 09:05 UTC), Lang::Fr),
+            "28/11/2026 à 10:05"
+        );
+        assert_eq!(
+            human_time(datetime!(2026-07-14 22:30 UTC), Lang::En),
+            "2026-07-15 00:30"
         );
     }
 
@@ -653,7 +671,8 @@ mod tests {
         let now = datetime!(2026-11-28 09:00 UTC);
         let t = T { lang: Lang::Fr };
         let q = form().qualification(now, t).unwrap();
-        assert_eq!(q.breach_aware_at, Some(datetime!(2026-11-28 08:00 UTC)));
+        // 08:00 in Paris, in winter.
+        assert_eq!(q.breach_aware_at, Some(datetime!(2026-11-28 07:00 UTC)));
         assert_eq!(q.inform_patients, None);
         for (change, message) in [
             (

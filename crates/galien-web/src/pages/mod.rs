@@ -29,7 +29,7 @@ use galien_app::AppError;
 use galien_app::identity::session::Current;
 use galien_core::Lang;
 use serde::Deserialize;
-use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 /// What every page's frame shows.
 #[derive(Debug, Clone)]
@@ -181,9 +181,10 @@ pub(crate) fn severity_class(s: galien_store::Severity) -> &'static str {
     }
 }
 
-/// `2026-11-28T09:00`, as `datetime-local` inputs want it (UTC).
+/// `2026-11-28T10:00`, as `datetime-local` inputs want it: French metropolitan time (Europe/Paris),
+/// the time people read on their clocks (see [`human_time`]).
 pub(crate) fn local_input(at: OffsetDateTime) -> String {
-    let at = at.to_offset(UtcOffset::UTC);
+    let at = galien_core::clock::europe_paris(at);
     format!(
         "{}-{:02}-{:02}T{:02}:{:02}",
         at.year(),
@@ -194,7 +195,9 @@ pub(crate) fn local_input(at: OffsetDateTime) -> String {
     )
 }
 
-/// A `datetime-local` value read as UTC: empty is `None`; seconds and a space for `T` are accepted.
+/// A `datetime-local` value, read as French metropolitan time: empty is `None`; seconds and a
+/// space for `T` are accepted. A time that does not exist in Paris (the hour skipped when summer
+/// time begins) is refused like a malformed one; of an hour that occurs twice, the first is taken.
 pub(crate) fn parse_local(raw: &str) -> Result<Option<OffsetDateTime>, ()> {
     let raw = raw.trim().replacen(' ', "T", 1);
     if raw.is_empty() {
@@ -203,18 +206,22 @@ pub(crate) fn parse_local(raw: &str) -> Result<Option<OffsetDateTime>, ()> {
     let minutes = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
     let seconds =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    PrimitiveDateTime::parse(&raw, minutes)
+    let wall = PrimitiveDateTime::parse(&raw, minutes)
         .or_else(|_| PrimitiveDateTime::parse(&raw, seconds))
-        .map(|d| Some(d.assume_utc()))
-        .map_err(|_| ())
+        .map_err(|_| ())?;
+    galien_core::clock::from_europe_paris(wall)
+        .map(Some)
+        .ok_or(())
 }
 
-/// Formats an instant for people: `28/11/2026 à 17:40 UTC` in French, `2026-11-28 17:40 UTC` in English.
+/// Formats an instant for people, in French metropolitan time (Europe/Paris, summer time
+/// included), as their clocks and the call page's own times show it: `28/11/2026 à 10:40` in
+/// French, `2026-11-28 10:40` in English. Stored instants stay UTC; the API speaks UTC.
 pub fn human_time(at: time::OffsetDateTime, lang: Lang) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
+    let at = galien_core::clock::europe_paris(at);
     match lang {
         Lang::Fr => format!(
-            "{:02}/{:02}/{} à {:02}:{:02} UTC",
+            "{:02}/{:02}/{} à {:02}:{:02}",
             at.day(),
             u8::from(at.month()),
             at.year(),
@@ -222,7 +229,7 @@ pub fn human_time(at: time::OffsetDateTime, lang: Lang) -> String {
             at.minute()
         ),
         Lang::En => format!(
-            "{}-{:02}-{:02} {:02}:{:02} UTC",
+            "{}-{:02}-{:02} {:02}:{:02}",
             at.year(),
             u8::from(at.month()),
             at.day(),

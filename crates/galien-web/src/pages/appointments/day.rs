@@ -1,4 +1,4 @@
-//! A day of teleconsultations (ACT-1): `GET /appointments?day=YYYY-MM-DD` (today by default, UTC):
+//! A day of teleconsultations (ACT-1): `GET /appointments?day=YYYY-MM-DD` (today by default; days and times in Paris time):
 //! a médecin sees his own, the secretariat and the sages-femmes everyone's, each with its time,
 //! patient, médecin, status and what can be done; previous and next days are one link away. A
 //! patient is sent to "Mes rendez-vous".
@@ -90,15 +90,16 @@ pub async fn show(
         return Ok(Redirect::to("/me/appointments").into_response());
     }
     require(books(current.user.role), lang)?;
-    let today = state.app.clock.now().date();
+    let today = galien_core::clock::europe_paris(state.app.clock.now()).date();
     let day: Date = match q.day.as_deref().map(str::trim) {
         None | Some("") => today,
         Some(raw) => {
             records::parse_date(raw).ok_or_else(|| refused(ErrorCode::FormInvalid, lang))?
         }
     };
-    let start = day.midnight().assume_utc();
-    let lines = appointments::day(&state.app, &current.actor(), &ctx, start)
+    let start = galien_core::clock::europe_paris_midnight(day);
+    let end = galien_core::clock::europe_paris_midnight(day.next_day().unwrap_or(day));
+    let lines = appointments::day(&state.app, &current.actor(), &ctx, start, end)
         .await
         .map_err(|e| failed(&e, lang))?;
     let viewer = current.user.id;

@@ -91,13 +91,13 @@ pub(crate) fn badge(s: AppointmentStatus, lang: Lang) -> StatusBadge {
     }
 }
 
-/// `09:40 UTC`.
+/// `10:40`, Paris time (as [`human_time`]).
 pub(crate) fn clock_time(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!("{:02}:{:02} UTC", at.hour(), at.minute())
+    let at = galien_core::clock::europe_paris(at);
+    format!("{:02}:{:02}", at.hour(), at.minute())
 }
 
-/// When, for people (`28/11/2026 à 09:40 UTC`).
+/// When, for people (`28/11/2026 à 10:40`, Paris time).
 pub(crate) fn when(at: OffsetDateTime, lang: Lang) -> String {
     human_time(at, lang)
 }

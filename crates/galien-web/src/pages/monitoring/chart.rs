@@ -11,7 +11,7 @@ use galien_app::telemonitoring::Threshold;
 use galien_app::telemonitoring::alerts::Series;
 use galien_core::Lang;
 use galien_core::measure::Measure;
-use time::{Duration, OffsetDateTime, UtcOffset};
+use time::{Duration, OffsetDateTime};
 
 /// The drawing's coordinate system (the SVG scales to its box, keeping proportions).
 /// About a phone's width in CSS pixels, so that text in the drawing reads at its nominal size on a
@@ -54,7 +54,7 @@ pub(crate) fn measure_label(m: Measure, lang: Lang) -> &'static str {
 
 /// `28/11` in French, `11-28` in English (the year is in the table).
 fn day_label(at: OffsetDateTime, lang: Lang) -> String {
-    let at = at.to_offset(UtcOffset::UTC);
+    let at = galien_core::clock::europe_paris(at);
     match lang {
         Lang::Fr => format!("{:02}/{:02}", at.day(), u8::from(at.month())),
         Lang::En => format!("{:02}-{:02}", u8::from(at.month()), at.day()),
@@ -279,21 +279,19 @@ pub(crate) fn chart(s: &Series, days: i64, now: OffsetDateTime, t: T) -> Chart {
         });
         v += step;
     }
-    // Dates at midnight UTC, about five of them.
+    // Dates at midnight, Paris time, about five of them.
     let every = Duration::days(((days + 4) / 5).max(1));
     let mut x_ticks = Vec::new();
-    let mut day = start
-        .to_offset(UtcOffset::UTC)
-        .date()
-        .midnight()
-        .assume_utc()
-        + Duration::days(1);
+    // Counted in dates, not in 24 h steps: a day of a summer time change lasts 23 or 25 hours.
+    let mut date = galien_core::clock::europe_paris(start).date() + Duration::days(1);
+    let mut day = galien_core::clock::europe_paris_midnight(date);
     while day <= now && x_ticks.len() < 8 {
         x_ticks.push(Tick {
             at: c(x_of(day)),
             label: day_label(day, lang),
         });
-        day += every;
+        date += every;
+        day = galien_core::clock::europe_paris_midnight(date);
     }
 
     let mut rules = Vec::new();

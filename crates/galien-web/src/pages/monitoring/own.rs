@@ -2,7 +2,7 @@
 //! by hand and the patient's charts; `POST /me/measures` records it through
 //! `alerts::record_own` (converted to the measure's unit, refused when the unit does not fit, the
 //! value is implausible or the time is in the future: 4xx, the form again, nothing stored). The
-//! time is typed and read as UTC, which the form says. Only patients get here; an account not yet
+//! time is typed and read as Paris time, which the form says. Only patients get here; an account not yet
 //! linked to a record is told why.
 
 use super::chart::{Chart, fill, measure_label};
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(parse_value(" 1 250 "), Some(1250.0));
         assert_eq!(parse_value("soixante"), None);
         assert_eq!(parse_value("NaN"), None);
-        let at = datetime!(2026-11-28 08:30 UTC);
+        let at = datetime!(2026-11-28 07:30 UTC);
         assert_eq!(local_input(at), "2026-11-28T08:30");
         assert_eq!(parse_local("2026-11-28T08:30"), Ok(Some(at)));
         assert_eq!(parse_local("2026-11-28 08:30:00"), Ok(Some(at)));
