@@ -471,8 +471,9 @@ pub struct AnomalyConfig {
     pub working_hours_start: u8,
     /// Working hours end, local time (1–24).
     pub working_hours_end: u8,
-    /// Local time offset from UTC, in hours (-12–14).
-    pub utc_offset_hours: i8,
+    /// Local time's fixed offset from UTC, in hours (-12–14), for an organisation overseas;
+    /// unset: French metropolitan time, summer time included.
+    pub utc_offset_hours: Option<i8>,
 }
 
 impl Default for AnomalyConfig {
@@ -487,7 +488,7 @@ impl Default for AnomalyConfig {
             exports_minutes: 60,
             working_hours_start: 7,
             working_hours_end: 20,
-            utc_offset_hours: 1,
+            utc_offset_hours: None,
         }
     }
 }
@@ -504,8 +505,9 @@ impl AnomalyConfig {
             exports: self.exports,
             exports_window: minutes(self.exports_minutes),
             working_hours: (self.working_hours_start, self.working_hours_end),
-            utc_offset: time::UtcOffset::from_hms(self.utc_offset_hours, 0, 0)
-                .unwrap_or(time::UtcOffset::UTC),
+            utc_offset: self
+                .utc_offset_hours
+                .and_then(|h| time::UtcOffset::from_hms(h, 0, 0).ok()),
         }
     }
 }
@@ -1031,10 +1033,12 @@ impl Config {
             u64::from(a.working_hours_start) + 1,
             24,
         )?;
-        if !(-12..=14).contains(&a.utc_offset_hours) {
+        if let Some(h) = a.utc_offset_hours
+            && !(-12..=14).contains(&h)
+        {
             return Err(err(
                 "anomaly.utc_offset_hours",
-                format!("{} is out of range", a.utc_offset_hours),
+                format!("{h} is out of range"),
             ));
         }
         in_range(
@@ -1278,6 +1282,7 @@ mod tests {
             "siem.ca",
             "siem.hostname",
             "ice.turn_secret",
+            "anomaly.utc_offset_hours",
         ] {
             present.push(k.to_owned());
         }
@@ -1353,6 +1358,24 @@ mod tests {
     }
 
     #[test]
+    fn local_time_is_paris_unless_a_fixed_offset_is_set() {
+        use time::macros::datetime;
+        let summer = datetime!(2026-07-14 05:30 UTC);
+        let winter = datetime!(2026-11-28 05:30 UTC);
+        let paris = load_env(&[]).unwrap().config.anomaly.settings();
+        assert_eq!(paris.utc_offset, None);
+        assert_eq!(paris.local(summer).hour(), 7, "UTC+2 in summer");
+        assert_eq!(paris.local(winter).hour(), 6, "UTC+1 in winter");
+        let reunion = load_env(&[("GALIEN_ANOMALY_UTC_OFFSET_HOURS", "4")])
+            .unwrap()
+            .config
+            .anomaly
+            .settings();
+        assert_eq!(reunion.local(summer).hour(), 9);
+        assert_eq!(reunion.local(winter).hour(), 9);
+    }
+
+    #[test]
     fn bad_values_name_key_origin_and_fix() {
         let e = load_env(&[("GALIEN_HTTP_REQUEST_TIMEOUT_SECS", "soon")]).unwrap_err();
         assert_eq!(
@@ -1361,6 +1384,9 @@ mod tests {
         );
         assert!(e.fix.contains("seconds"));
         let e = load_env(&[("GALIEN_HTTP_REQUEST_TIMEOUT_SECS", "0")]).unwrap_err();
+        assert!(e.to_string().contains("out of range"), "{e}");
+        let e = load_env(&[("GALIEN_ANOMALY_UTC_OFFSET_HOURS", "15")]).unwrap_err();
+        assert_eq!(e.key, "anomaly.utc_offset_hours");
         assert!(e.to_string().contains("out of range"), "{e}");
         let e = load_env(&[("GALIEN_LISTEN", "localhost")]).unwrap_err();
         assert_eq!(e.key, "listen");

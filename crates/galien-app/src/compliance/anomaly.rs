@@ -48,8 +48,19 @@ pub struct AnomalySettings {
     pub exports_window: Duration,
     /// Working hours, local time: accesses at or after `start` and before `end` are ordinary.
     pub working_hours: (u8, u8),
-    /// The local time's offset from UTC.
-    pub utc_offset: UtcOffset,
+    /// The local time's fixed offset from UTC (overseas); `None`: French metropolitan time,
+    /// summer time included — the time the pages show.
+    pub utc_offset: Option<UtcOffset>,
+}
+
+impl AnomalySettings {
+    /// `at` in the organisation's local time: the working hours and the reading hours are in it.
+    pub fn local(&self, at: OffsetDateTime) -> OffsetDateTime {
+        match self.utc_offset {
+            Some(offset) => at.to_offset(offset),
+            None => galien_core::clock::europe_paris(at),
+        }
+    }
 }
 
 impl Default for AnomalySettings {
@@ -62,7 +73,7 @@ impl Default for AnomalySettings {
             exports: 5,
             exports_window: Duration::minutes(60),
             working_hours: (7, 20),
-            utc_offset: UtcOffset::from_hms(1, 0, 0).unwrap_or(UtcOffset::UTC),
+            utc_offset: None,
         }
     }
 }
@@ -242,7 +253,7 @@ impl Scanner {
         if is_health_access(e)
             && let (Some(user), Some(patient)) = (e.actor.user, e.patient)
         {
-            let local = e.at.to_offset(rules.utc_offset);
+            let local = rules.local(e.at);
             let hour = local.hour();
             let (start, end) = rules.working_hours;
             if hour < start || hour >= end {

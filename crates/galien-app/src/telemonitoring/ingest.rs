@@ -105,7 +105,7 @@ fn alerts_for(
         (_, Some(high)) if r.value > high => ("threshold_high", Severity::High),
         _ => return None,
     };
-    let local = now.to_offset(app.settings.anomaly.utc_offset).hour();
+    let local = app.settings.anomaly.local(now).hour();
     let outside_hours = hours.is_some_and(|(a, b)| local < a || local >= b);
     Some(NewAlert {
         id: AuditEventId::generate(now, app.entropy.as_ref()).as_uuid(),
@@ -265,7 +265,7 @@ pub async fn ingest(
                         .reduce(f64::min)
                     && r.value - lightest >= WEIGHT_GAIN_KG
                 {
-                    let local = now.to_offset(app.settings.anomaly.utc_offset).hour();
+                    let local = app.settings.anomaly.local(now).hour();
                     alerts.push(NewAlert {
                         id: AuditEventId::generate(now, app.entropy.as_ref()).as_uuid(),
                         patient: r.patient,

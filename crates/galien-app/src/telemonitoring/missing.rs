@@ -16,7 +16,7 @@ pub const MISSING_DAYS: i64 = 2;
 /// Checks every active enrolment; returns how many alerts were opened.
 pub async fn scan(app: &App) -> Result<usize, AppError> {
     let now = app.clock.now();
-    let local = now.to_offset(app.settings.anomaly.utc_offset).hour();
+    let local = app.settings.anomaly.local(now).hour();
     let mut alerts = Vec::new();
     for e in app.store.active_enrolments().await? {
         // A patient enrolled recently has not had the time to be silent.
