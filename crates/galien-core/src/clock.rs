@@ -157,34 +157,38 @@ mod paris_tests {
     fn a_paris_wall_clock_time_names_one_instant_or_none() {
         use super::{europe_paris_midnight, from_europe_paris};
         use time::macros::date;
-        // Winter UTC+1, summer UTC+2.
-        assert_eq!(
-            from_europe_paris(datetime!(2026-11-28 10:30)),
-            Some(datetime!(2026-11-28 09:30 UTC))
-        );
-        assert_eq!(
-            from_europe_paris(datetime!(2026-07-14 10:30)),
-            Some(datetime!(2026-07-14 08:30 UTC))
-        );
-        // 29 March 2026: 02:00 becomes 03:00; 02:30 never happens.
-        assert_eq!(
-            from_europe_paris(datetime!(2026-03-29 01:59)),
-            Some(datetime!(2026-03-29 00:59 UTC))
-        );
-        assert_eq!(from_europe_paris(datetime!(2026-03-29 02:30)), None);
-        assert_eq!(
-            from_europe_paris(datetime!(2026-03-29 03:00)),
-            Some(datetime!(2026-03-29 01:00 UTC))
-        );
-        // 25 October 2026: 03:00 becomes 02:00; 02:30 happens twice, the first is taken.
-        assert_eq!(
-            from_europe_paris(datetime!(2026-10-25 02:30)),
-            Some(datetime!(2026-10-25 00:30 UTC))
-        );
-        assert_eq!(
-            from_europe_paris(datetime!(2026-10-25 03:30)),
-            Some(datetime!(2026-10-25 02:30 UTC))
-        );
+        for (wall, instant) in [
+            // Winter UTC+1, summer UTC+2.
+            (
+                datetime!(2026-11-28 10:30),
+                Some(datetime!(2026-11-28 09:30 UTC)),
+            ),
+            (
+                datetime!(2026-07-14 10:30),
+                Some(datetime!(2026-07-14 08:30 UTC)),
+            ),
+            // 29 March 2026: 02:00 becomes 03:00; 02:30 never happens.
+            (
+                datetime!(2026-03-29 01:59),
+                Some(datetime!(2026-03-29 00:59 UTC)),
+            ),
+            (datetime!(2026-03-29 02:30), None),
+            (
+                datetime!(2026-03-29 03:00),
+                Some(datetime!(2026-03-29 01:00 UTC)),
+            ),
+            // 25 October 2026: 03:00 becomes 02:00; 02:30 happens twice, the first is taken.
+            (
+                datetime!(2026-10-25 02:30),
+                Some(datetime!(2026-10-25 00:30 UTC)),
+            ),
+            (
+                datetime!(2026-10-25 03:30),
+                Some(datetime!(2026-10-25 02:30 UTC)),
+            ),
+        ] {
+            assert_eq!(from_europe_paris(wall), instant, "{wall}");
+        }
         // Every instant of a year reads back to itself.
         let mut at = datetime!(2026-01-01 00:00 UTC);
         while at < datetime!(2027-01-01 00:00 UTC) {
