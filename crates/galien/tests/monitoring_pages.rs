@@ -769,6 +769,12 @@ async fn act3_patient_enters_weight_sees_chart_and_bad_input_changes_nothing() {
             400,
             "La date et l'heure sont à corriger",
         ),
+        // Paris time: 02:30 did not exist on 29 March 2026 (clocks went from 02:00 to 03:00).
+        (
+            entry("72", "kg", "2026-03-29T02:30"),
+            400,
+            "heure sautée au passage",
+        ),
     ] {
         let r = submit(me, "/me/measures", "/me/measures", &fields).await;
         assert_eq!(r.status, status, "{fields:?}: {}", r.body);
