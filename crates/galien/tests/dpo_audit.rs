@@ -225,6 +225,31 @@ async fn trace_03_dpo_searches_traces_by_user_action_and_period(backend: Backend
     let page = dpo.get("/dpo/audit?action=auth.login.failed").await;
     assert!(page.has("Sign-in failed"), "{}", page.body);
     assert!(page.has("Audit trail"));
+
+    // A bare day is a UTC day in the API (as its OpenAPI document says) and a Paris day on the
+    // page, whose times are Paris time: a failure at 23:30 UTC on 28 November is at 00:30 on the
+    // 29th in Paris.
+    w.clock.set(datetime!(2026-11-28 23:30 UTC));
+    fail_login(&w.s, "b.martin@galien.test").await;
+    let dpo = people::sign_in(&w.s, &w.dpo.email, PASSWORD, &w.dpo.totp, &w.clock).await;
+    let v = json(
+        &dpo,
+        "/api/audit/events?action=auth.login.failed&from=2026-11-29",
+    )
+    .await;
+    assert_eq!(events(&v).len(), 0, "{v}");
+    let page = dpo
+        .get("/dpo/audit?action=auth.login.failed&from=2026-11-29")
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let shown = page.body.matches("Connexion échouée").count()
+        + page.body.matches("Sign-in failed").count();
+    assert_eq!(shown, 1 + 1, "one row + the option: {}", page.body);
+    assert!(
+        page.has("29/11/2026 à 00:30") || page.has("2026-11-29 00:30"),
+        "{}",
+        page.body
+    );
 }
 
 async fn trace_03_audit_events_render_as_valid_fhir_auditevent_bundle(backend: Backend) {

@@ -57,8 +57,18 @@ struct Search {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct BadParam(String);
 
-/// `2026-11-28T09:00:00Z`, or a day `2026-11-28` (UTC). A day given as `to` includes that day.
-fn parse_time(value: &str, end_of_day: bool) -> Option<OffsetDateTime> {
+/// Where a bare day (`2026-11-28`) of a search starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Days {
+    /// At midnight UTC: the API, as its OpenAPI document says.
+    Utc,
+    /// At midnight in Paris: the page, whose times are Paris time.
+    Paris,
+}
+
+/// `2026-11-28T09:00:00Z`, or a day `2026-11-28` (starting as `days` says). A day given as `to`
+/// includes that day.
+fn parse_time(value: &str, end_of_day: bool, days: Days) -> Option<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(value, &Rfc3339) {
         return Some(t);
     }
@@ -68,10 +78,13 @@ fn parse_time(value: &str, end_of_day: bool) -> Option<OffsetDateTime> {
     )
     .ok()?;
     let day = if end_of_day { day.next_day()? } else { day };
-    Some(day.midnight().assume_utc())
+    Some(match days {
+        Days::Utc => day.midnight().assume_utc(),
+        Days::Paris => galien_core::clock::europe_paris_midnight(day),
+    })
 }
 
-fn parse_query(raw: Option<&str>) -> Result<Search, BadParam> {
+fn parse_query(raw: Option<&str>, days: Days) -> Result<Search, BadParam> {
     let mut s = Search::default();
     let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.trim().to_owned()))
@@ -86,8 +99,8 @@ fn parse_query(raw: Option<&str>) -> Result<Search, BadParam> {
             "user" => f.user = Some(value.parse::<UserId>().map_err(|_| bad())?),
             "patient" => f.patient = Some(value.parse::<PatientId>().map_err(|_| bad())?),
             "action" => f.action = Some(AuditAction::parse(value).ok_or_else(bad)?),
-            "from" => f.from = Some(parse_time(value, false).ok_or_else(bad)?),
-            "to" => f.to = Some(parse_time(value, true).ok_or_else(bad)?),
+            "from" => f.from = Some(parse_time(value, false, days).ok_or_else(bad)?),
+            "to" => f.to = Some(parse_time(value, true, days).ok_or_else(bad)?),
             "after_seq" => f.after_seq = Some(value.parse::<u64>().map_err(|_| bad())?),
             "limit" => {
                 let n = value.parse::<u32>().map_err(|_| bad())?;
@@ -196,7 +209,7 @@ pub async fn api_events(
     if let Err(e) = audit::require_dpo(&state.app, &ctx, &current).await {
         return api_error(e);
     }
-    let search = match parse_query(query.as_deref()) {
+    let search = match parse_query(query.as_deref(), Days::Utc) {
         Ok(s) => s,
         Err(p) => return bad_param_response(p, lang),
     };
@@ -314,7 +327,7 @@ pub async fn show(
         .await
         .map_err(page_error)?;
     let t = T { lang };
-    let (search, errors, status) = match parse_query(query.as_deref()) {
+    let (search, errors, status) = match parse_query(query.as_deref(), Days::Paris) {
         Ok(s) => (s, Vec::new(), StatusCode::OK),
         Err(p) => (
             Search::default(),
@@ -406,7 +419,7 @@ mod tests {
             ("from=2026-11-29&to=2026-11-27", "to"),
         ] {
             assert_eq!(
-                parse_query(Some(q)).unwrap_err(),
+                parse_query(Some(q), Days::Paris).unwrap_err(),
                 BadParam(name.into()),
                 "{q}"
             );
@@ -415,10 +428,8 @@ mod tests {
 
     #[test]
     fn good_parameters_fill_the_filter() {
-        let s = parse_query(Some(
-            "action=auth.login.failed&from=2026-11-28&to=2026-11-28&limit=5&after_seq=3&format=fhir&user=",
-        ))
-        .unwrap();
+        let q = "action=auth.login.failed&from=2026-11-28&to=2026-11-28&limit=5&after_seq=3&format=fhir&user=";
+        let s = parse_query(Some(q), Days::Utc).unwrap();
         assert_eq!(s.filter.action, Some(AuditAction::AuthLoginFailed));
         assert_eq!(
             s.filter.from,
@@ -431,5 +442,26 @@ mod tests {
         assert_eq!((s.filter.limit, s.filter.after_seq), (Some(5), Some(3)));
         assert_eq!(s.format, Format::Fhir);
         assert_eq!(s.filter.user, None);
+        // On the page, whose times are Paris time, the same days run from Paris midnight
+        // (UTC+1 in November, UTC+2 in July).
+        let page = parse_query(Some(q), Days::Paris).unwrap();
+        assert_eq!(
+            (page.filter.from, page.filter.to),
+            (
+                Some(time::macros::datetime!(2026-11-27 23:00 UTC)),
+                Some(time::macros::datetime!(2026-11-28 23:00 UTC))
+            )
+        );
+        let summer = parse_query(Some("from=2026-07-14"), Days::Paris).unwrap();
+        assert_eq!(
+            summer.filter.from,
+            Some(time::macros::datetime!(2026-07-13 22:00 UTC))
+        );
+        // An instant is an instant either way.
+        let at = parse_query(Some("from=2026-07-14T09:00:00Z"), Days::Paris).unwrap();
+        assert_eq!(
+            at.filter.from,
+            Some(time::macros::datetime!(2026-07-14 09:00 UTC))
+        );
     }
 }
