@@ -43,6 +43,9 @@ pub struct AppSettings {
     pub programmes: telemonitoring::ProgrammeBook,
     /// ICE servers for calls (STUN, TURN with time-limited credentials).
     pub ice: ice::IceSettings,
+    /// The organisation's time zone: the time people read on their clocks, in which pages show and
+    /// forms read times, and documents are dated (storage, traces and the API stay in UTC).
+    pub time_zone: galien_core::Zone,
 }
 
 /// An OpenID Connect provider asserting two factors (Pro Santé Connect style, AUTH-2).

@@ -320,25 +320,25 @@ pub(crate) fn records_of(doc: &Value) -> anyhow::Result<Vec<Value>> {
 
 /// Prints the goals of `records`.
 pub(crate) fn print_goals(records: &[Value]) {
-    println!();
-    println!("Goals (README Performance):");
+    say!();
+    say!("Goals (README Performance):");
     for v in verdicts(records) {
-        println!("  {}", v.line());
+        say!("  {}", v.line());
     }
 }
 
 /// Prints `now` beside `then`, saying where `then` came from.
 pub(crate) fn print_comparison(now: &[Value], then: &[Value], source: &str) {
-    println!();
-    println!("Compared with {source}:");
+    say!();
+    say!("Compared with {source}:");
     let (changes, unmatched) = compare(now, then);
     for c in &changes {
         for line in c.lines() {
-            println!("  {line}");
+            say!("  {line}");
         }
     }
     for u in &unmatched {
-        println!("  {u}");
+        say!("  {u}");
     }
 }
 

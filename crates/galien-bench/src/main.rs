@@ -26,6 +26,16 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+/// A line of the report on stdout. When whoever reads it has gone (`galien-bench … | head`), the
+/// rest of the report is dropped rather than the run stopped: the servers it started are still
+/// stopped and `--json` still written.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod audit;
 mod baseline;
 mod cpu;
@@ -172,7 +182,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    println!(
+    say!(
         "galien-bench: {} s per measurement, {} concurrent workers, {cores} cores, backends: {}",
         args.seconds,
         args.concurrency,

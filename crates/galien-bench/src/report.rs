@@ -78,15 +78,23 @@ pub(crate) fn table(title: &str, rows: &[Row]) {
         .max()
         .unwrap_or(0)
         .max(20);
-    println!();
-    println!("{title}");
-    println!(
+    say!();
+    say!("{title}");
+    say!(
         "  {:<w$} {:>16} {:>9} {:>9} {:>7} {:>11} {:>9} {:>9} {:>9}",
-        "", "rate", "p50", "p99", "errors", "server RSS", "srv CPU", "cli CPU", "db CPU"
+        "",
+        "rate",
+        "p50",
+        "p99",
+        "errors",
+        "server RSS",
+        "srv CPU",
+        "cli CPU",
+        "db CPU"
     );
     for r in rows {
         let lat = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.2} ms", ms(d)));
-        println!(
+        say!(
             "  {:<w$} {:>10.0} {:<5} {:>9} {:>9} {:>7} {:>11} {:>9} {:>9} {:>9}  {}",
             r.label,
             r.rate,
@@ -101,7 +109,7 @@ pub(crate) fn table(title: &str, rows: &[Row]) {
             r.note
         );
     }
-    println!(
+    say!(
         "  (srv CPU, cli CPU, db CPU: the CPU time per operation of the server process, of the load \
          generator, and of the PostgreSQL server's processes on PostgreSQL runs)"
     );
@@ -155,7 +163,7 @@ impl Outcome {
         } else {
             format!("{} [{}]", self.scenario, tags.join(", "))
         };
-        println!(
+        say!(
             "{name}: {:.0} {unit}, baseline {:.0} {unit}, ratio {:.2}",
             self.rate,
             self.baseline,

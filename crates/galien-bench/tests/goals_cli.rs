@@ -97,3 +97,30 @@ fn a_file_that_is_not_a_run_is_refused_before_anything_is_measured() {
     assert!(stderr.contains("missing.json"), "{stderr}");
     assert!(!stdout.contains("concurrent workers"), "{stdout}");
 }
+
+/// `galien-bench … | head -1`: the reader goes after one line; the bench neither panics nor fails.
+#[test]
+fn a_reader_that_goes_early_stops_the_report_not_the_run() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let now = write(dir.path(), "now.json", &run_doc(0.12, 4.2));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_galien-bench"))
+        .arg("--from")
+        .arg(&now)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read nothing and close the pipe: every line written after is refused (EPIPE).
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

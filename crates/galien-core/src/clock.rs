@@ -75,26 +75,9 @@ mod tests {
 
 /// `at` in French metropolitan time (Europe/Paris): UTC+1, UTC+2 in summer time — from the last
 /// Sunday of March to the last Sunday of October, changing at 01:00 UTC (the EU rule in force
-/// since 1996). For documents people read (a prescription's date), not for storage.
+/// since 1996). For what people read; [`crate::Zone`] for the other zones of France.
 pub fn europe_paris(at: time::OffsetDateTime) -> time::OffsetDateTime {
-    let utc = at.to_offset(time::UtcOffset::UTC);
-    let last_sunday = |month: time::Month| -> time::OffsetDateTime {
-        let year = utc.year();
-        let days = month.length(year);
-        let last = time::Date::from_calendar_date(year, month, days).unwrap_or(utc.date());
-        let back = i64::from(last.weekday().number_days_from_sunday());
-        (last - time::Duration::days(back))
-            .with_hms(1, 0, 0)
-            .unwrap_or(utc.date().midnight())
-            .assume_utc()
-    };
-    let summer = utc >= last_sunday(time::Month::March) && utc < last_sunday(time::Month::October);
-    let offset = if summer {
-        time::UtcOffset::from_hms(2, 0, 0)
-    } else {
-        time::UtcOffset::from_hms(1, 0, 0)
-    };
-    utc.to_offset(offset.unwrap_or(time::UtcOffset::UTC))
+    crate::Zone::EuropeParis.local(at)
 }
 
 /// The instant a French metropolitan wall-clock time (`2026-11-28 10:30`, as typed in a form)
@@ -102,17 +85,13 @@ pub fn europe_paris(at: time::OffsetDateTime) -> time::OffsetDateTime {
 /// (the last Sunday of March, 02:00–02:59). A time that occurs twice when it ends (the last Sunday
 /// of October, 02:00–02:59) is the first of the two, still in summer time.
 pub fn from_europe_paris(local: time::PrimitiveDateTime) -> Option<time::OffsetDateTime> {
-    [2, 1].into_iter().find_map(|hours| {
-        let offset = time::UtcOffset::from_hms(hours, 0, 0).ok()?;
-        let at = local.assume_offset(offset);
-        (europe_paris(at).offset() == offset).then(|| at.to_offset(time::UtcOffset::UTC))
-    })
+    crate::Zone::EuropeParis.from_local(local)
 }
 
 /// Midnight at the start of `day` in French metropolitan time, as an instant (it always exists:
 /// the clocks change at 02:00 and 03:00).
 pub fn europe_paris_midnight(day: time::Date) -> time::OffsetDateTime {
-    from_europe_paris(day.midnight()).unwrap_or_else(|| day.midnight().assume_utc())
+    crate::Zone::EuropeParis.midnight(day)
 }
 
 #[cfg(test)]

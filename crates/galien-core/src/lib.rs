@@ -15,8 +15,10 @@ pub mod measure;
 pub mod nir;
 pub mod patient;
 pub mod signal;
+pub mod zone;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use error::ErrorCode;
 pub use lang::Lang;
+pub use zone::Zone;

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod headers;
 pub mod health;
 pub mod i18n;
+pub mod local_time;
 pub mod metrics;
 pub mod observe;
 pub mod pages;
@@ -89,6 +90,7 @@ impl Default for HttpSettings {
 /// Builds the whole application router. `extra` routes (extensions, test probes) get the same
 /// middleware as Galien's own.
 pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router {
+    local_time::set_zone(state.app.settings.time_zone);
     let tls = state.tls;
     let routes = Router::new()
         .route("/", get(pages::home::show))

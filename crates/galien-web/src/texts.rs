@@ -21,6 +21,14 @@ impl T {
             None => "⟦missing text⟧",
         }
     }
+
+    /// The text of `key` with `{zone}` replaced by the name of the organisation's time zone
+    /// (`heure de Paris`, `heure de La Réunion`): the texts that say in which time a page's times
+    /// are. A test checks that such texts are only read this way.
+    pub fn z(&self, key: &str) -> String {
+        self.s(key)
+            .replace("{zone}", crate::local_time::zone().label(self.lang))
+    }
 }
 
 /// The catalogue by key, built on first use (a page looks up dozens of keys: a scan of the
@@ -447,19 +455,39 @@ mod tests {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            for piece in text.split("t.s(\"").skip(1) {
+            for (how, piece) in text
+                .split("t.s(\"")
+                .skip(1)
+                .map(|p| ("s", p))
+                .chain(text.split("t.z(\"").skip(1).map(|p| ("z", p)))
+            {
                 let key = piece.split('"').next().unwrap();
                 used += 1;
-                assert!(
-                    all().any(|(k, _, _)| *k == key),
-                    "{}: missing text key {key:?}",
+                let Some((_, fr, en)) = all().find(|(k, _, _)| *k == key) else {
+                    panic!("{}: missing text key {key:?}", path.display());
+                };
+                // A text naming the time zone is read with `z`, which fills it in; any other
+                // with `s`.
+                let names_zone = fr.contains("{zone}") || en.contains("{zone}");
+                assert_eq!(
+                    how == "z",
+                    names_zone,
+                    "{}: {key:?} read with t.{how}",
                     path.display()
                 );
             }
         }
         assert!(used > 50, "templates use the catalogue");
+        // `z` fills the zone in; the default is Paris.
+        assert_eq!(T { lang: Lang::Fr }.z("dpo.when"), "Quand (heure de Paris)");
+        assert_eq!(T { lang: Lang::En }.z("dpo.when"), "When (Paris time)");
         for (k, fr, en) in all() {
             assert!(!fr.is_empty() && !en.is_empty(), "{k}");
+            assert_eq!(fr.contains("{zone}"), en.contains("{zone}"), "{k}");
+            assert!(
+                !fr.contains("Paris") || !en.contains("Paris"),
+                "{k}: say {{zone}}"
+            );
             assert_eq!(
                 all().filter(|(k2, _, _)| k2 == k).count(),
                 1,

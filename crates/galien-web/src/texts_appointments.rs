@@ -53,13 +53,13 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("apt.field.practitioner", "Médecin", "Doctor"),
     (
         "apt.field.at",
-        "Date et heure (heure de Paris)",
-        "Date and time (Paris time)",
+        "Date et heure ({zone})",
+        "Date and time ({zone})",
     ),
     (
         "apt.field.at_hint",
-        "À l'heure de Paris, heure d'été comprise : celle des horloges en métropole.",
-        "In Paris time, summer time included: the time clocks show in metropolitan France.",
+        "À l'{zone} : celle des horloges de l'établissement, heure d'été comprise s'il y en a une.",
+        "In {zone}: the time the organisation's clocks show, summer time included where there is one.",
     ),
     (
         "apt.field.duration",
@@ -316,13 +316,13 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("apt.day.title", "Rendez-vous", "Appointments"),
     (
         "apt.day.own_lead",
-        "Vos téléconsultations du jour, à l'heure de Paris.",
-        "Your teleconsultations of the day, in Paris time.",
+        "Vos téléconsultations du jour, à l'{zone}.",
+        "Your teleconsultations of the day, in {zone}.",
     ),
     (
         "apt.day.all_lead",
-        "Les téléconsultations de tous les médecins, à l'heure de Paris.",
-        "The teleconsultations of every doctor, in Paris time.",
+        "Les téléconsultations de tous les médecins, à l'{zone}.",
+        "The teleconsultations of every doctor, in {zone}.",
     ),
     ("apt.day.caption", "Rendez-vous du {}", "Appointments of {}"),
     (

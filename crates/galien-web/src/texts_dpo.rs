@@ -25,7 +25,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Aucune trace ne correspond.",
         "No record matches.",
     ),
-    ("dpo.when", "Quand (heure de Paris)", "When (Paris time)"),
+    ("dpo.when", "Quand ({zone})", "When ({zone})"),
     ("dpo.who", "Qui", "Who"),
     ("dpo.outcome", "Résultat", "Outcome"),
     ("dpo.source", "Adresse IP", "IP address"),

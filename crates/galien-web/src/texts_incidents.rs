@@ -200,11 +200,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Le délai de 72 heures pour notifier la CNIL court à partir de ce moment.",
         "The 72 hours to notify the CNIL run from this moment.",
     ),
-    ("incidents.local", "heure de Paris", "Paris time"),
+    ("incidents.local", "{zone}", "{zone}"),
     (
         "incidents.local_hint",
-        "Les dates sont à l'heure de Paris, heure d'été comprise.",
-        "Dates are in Paris time, summer time included.",
+        "Les dates sont à l'{zone}, heure d'été comprise s'il y en a une.",
+        "Dates are in {zone}, summer time included where there is one.",
     ),
     (
         "incidents.field.cnil_notified_at",
@@ -305,11 +305,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Seuls les 200 accès les plus récents sont affichés.",
         "Only the 200 most recent accesses are shown.",
     ),
-    (
-        "me.log.col.when",
-        "Date (heure de Paris)",
-        "Date (Paris time)",
-    ),
+    ("me.log.col.when", "Date ({zone})", "Date ({zone})"),
     ("me.log.col.who", "Qui", "Who"),
     ("me.log.col.role", "Rôle", "Role"),
     ("me.log.col.what", "Action", "Action"),

@@ -197,8 +197,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("monitoring.charts", "Courbes", "Charts"),
     (
         "monitoring.charts.hint",
-        "Les seuils d'alerte sont tracés en pointillés ; une valeur hors seuil est un triangle. Heures de Paris.",
-        "Alert thresholds are dashed lines; a value beyond a threshold is a triangle. Paris time.",
+        "Les seuils d'alerte sont tracés en pointillés ; une valeur hors seuil est un triangle. Heures : {zone}.",
+        "Alert thresholds are dashed lines; a value beyond a threshold is a triangle. Times: {zone}.",
     ),
     (
         "monitoring.charts.none",
@@ -270,8 +270,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     (
         "monitoring.chart.col.when",
-        "Date (heure de Paris)",
-        "Time (Paris time)",
+        "Date ({zone})",
+        "Time ({zone})",
     ),
     ("monitoring.chart.col.value", "Valeur ({})", "Value ({})"),
     ("monitoring.chart.col.standing", "Seuils", "Thresholds"),
@@ -445,8 +445,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     (
         "monitoring.own.at_hint",
-        "À l'heure de Paris, celle de votre montre ou de votre téléphone en métropole.",
-        "In Paris time, as your watch or phone shows it in metropolitan France.",
+        "À l'{zone}, celle de votre montre ou de votre téléphone.",
+        "In {zone}, as your watch or phone shows it.",
     ),
     (
         "monitoring.own.submit",
@@ -476,8 +476,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ),
     (
         "monitoring.own.at_invalid",
-        "La date et l'heure sont à corriger (format attendu : 2026-11-28T08:30, heure de Paris ; l'heure sautée au passage à l'heure d'été n'existe pas).",
-        "The date and time need correcting (expected format: 2026-11-28T08:30, Paris time; the hour skipped when summer time begins does not exist).",
+        "La date et l'heure sont à corriger (format attendu : 2026-11-28T08:30, {zone} ; l'heure sautée au passage à l'heure d'été n'existe pas).",
+        "The date and time need correcting (expected format: 2026-11-28T08:30, {zone}; the hour skipped when summer time begins does not exist).",
     ),
     (
         "monitoring.own.unit_expected",

@@ -23,6 +23,9 @@ pub struct Config {
     pub database_url: Option<Secret>,
     /// The address people use to reach Galien (links in messages); derived from `listen` if absent.
     pub public_url: Option<String>,
+    /// The time people read on their clocks where the organisation runs (an IANA name of a zone of
+    /// France, `Europe/Paris` by default): pages show and forms read times in it.
+    pub time_zone: String,
     /// HTTPS.
     pub tls: TlsConfig,
     /// Logging.
@@ -245,6 +248,7 @@ impl Default for Config {
             data_dir: PathBuf::from("galien-data"),
             database_url: None,
             public_url: None,
+            time_zone: galien_core::Zone::default().name().to_owned(),
             tls: TlsConfig::default(),
             log: LogConfig::default(),
             http: HttpConfig::default(),
@@ -471,8 +475,8 @@ pub struct AnomalyConfig {
     pub working_hours_start: u8,
     /// Working hours end, local time (1–24).
     pub working_hours_end: u8,
-    /// Local time's fixed offset from UTC, in hours (-12–14), for an organisation overseas;
-    /// unset: French metropolitan time, summer time included.
+    /// A fixed offset from UTC, in hours (-12–14), for the working and reading hours only;
+    /// unset (the default): the time of `time_zone`, summer time included where it applies.
     pub utc_offset_hours: Option<i8>,
 }
 
@@ -494,8 +498,11 @@ impl Default for AnomalyConfig {
 }
 
 impl AnomalyConfig {
-    /// The thresholds the use cases apply.
-    pub fn settings(&self) -> galien_app::compliance::anomaly::AnomalySettings {
+    /// The thresholds the use cases apply, the hours in `zone` unless a fixed offset is set.
+    pub fn settings(
+        &self,
+        zone: galien_core::Zone,
+    ) -> galien_app::compliance::anomaly::AnomalySettings {
         let minutes = |m: u32| time::Duration::minutes(i64::from(m));
         galien_app::compliance::anomaly::AnomalySettings {
             many_patients: self.many_patients,
@@ -508,6 +515,7 @@ impl AnomalyConfig {
             utc_offset: self
                 .utc_offset_hours
                 .and_then(|h| time::UtcOffset::from_hms(h, 0, 0).ok()),
+            zone,
         }
     }
 }
@@ -519,6 +527,7 @@ pub const KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "public_url",
+    "time_zone",
     "tls.cert",
     "tls.key",
     "tls.self_signed",
@@ -785,6 +794,7 @@ fn fix_for(key: &str) -> String {
                 .into()
         }
         "public_url" => "give the address people use, such as https://galien.example.fr".into(),
+        "time_zone" => format!("give one of {}", galien_core::Zone::names().join(", ")),
         "tls.self_signed" => "give true or false".into(),
         "log.format" => "give text or json".into(),
         "log.level" => "give a level such as info, warn or debug".into(),
@@ -883,6 +893,8 @@ pub struct ValidConfig {
     pub public_url: Option<String>,
     /// How Galien serves TLS.
     pub tls: TlsMode,
+    /// The organisation's time zone (`time_zone`).
+    pub time_zone: galien_core::Zone,
 }
 
 /// How Galien serves TLS.
@@ -1033,6 +1045,12 @@ impl Config {
             u64::from(a.working_hours_start) + 1,
             24,
         )?;
+        let time_zone = self.time_zone.parse::<galien_core::Zone>().map_err(|e| {
+            err(
+                "time_zone",
+                format!("{:?} is not a time zone of France", e.0),
+            )
+        })?;
         if let Some(h) = a.utc_offset_hours
             && !(-12..=14).contains(&h)
         {
@@ -1128,6 +1146,7 @@ impl Config {
             database,
             public_url,
             tls,
+            time_zone,
         })
     }
 }
@@ -1358,21 +1377,30 @@ mod tests {
     }
 
     #[test]
-    fn local_time_is_paris_unless_a_fixed_offset_is_set() {
+    fn local_time_is_the_time_zone_s_unless_a_fixed_offset_is_set() {
         use time::macros::datetime;
         let summer = datetime!(2026-07-14 05:30 UTC);
         let winter = datetime!(2026-11-28 05:30 UTC);
-        let paris = load_env(&[]).unwrap().config.anomaly.settings();
+        let v = load_env(&[]).unwrap();
+        assert_eq!(v.time_zone, galien_core::Zone::EuropeParis);
+        let paris = v.config.anomaly.settings(v.time_zone);
         assert_eq!(paris.utc_offset, None);
         assert_eq!(paris.local(summer).hour(), 7, "UTC+2 in summer");
         assert_eq!(paris.local(winter).hour(), 6, "UTC+1 in winter");
-        let reunion = load_env(&[("GALIEN_ANOMALY_UTC_OFFSET_HOURS", "4")])
-            .unwrap()
-            .config
-            .anomaly
-            .settings();
+        // An organisation of La Réunion says so once: pages and working hours follow.
+        let v = load_env(&[("GALIEN_TIME_ZONE", "Indian/Reunion")]).unwrap();
+        assert_eq!(v.time_zone, galien_core::Zone::IndianReunion);
+        let reunion = v.config.anomaly.settings(v.time_zone);
         assert_eq!(reunion.local(summer).hour(), 9);
         assert_eq!(reunion.local(winter).hour(), 9);
+        // A fixed offset still wins for the working and reading hours.
+        let v = load_env(&[("GALIEN_ANOMALY_UTC_OFFSET_HOURS", "4")]).unwrap();
+        let fixed = v.config.anomaly.settings(v.time_zone);
+        assert_eq!(fixed.local(summer).hour(), 9);
+        assert_eq!(fixed.local(winter).hour(), 9);
+        let e = load_env(&[("GALIEN_TIME_ZONE", "Europe/London")]).unwrap_err();
+        assert_eq!(e.key, "time_zone");
+        assert!(e.to_string().contains("Indian/Reunion"), "{e}");
     }
 
     #[test]

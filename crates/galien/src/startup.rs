@@ -148,9 +148,10 @@ pub fn make_app(
             emergency_access: time::Duration::minutes(i64::from(
                 config.config.access.emergency_minutes,
             )),
-            anomaly: config.config.anomaly.settings(),
+            anomaly: config.config.anomaly.settings(config.time_zone),
             programmes,
             ice: config.ice_settings(),
+            time_zone: config.time_zone,
         }),
         oidc: Arc::default(),
         gate: Arc::new(gate),

@@ -58,11 +58,16 @@ struct World {
 }
 
 async fn world(backend: Backend) -> World {
+    world_with(backend, Vec::new()).await
+}
+
+async fn world_with(backend: Backend, settings: Vec<(&'static str, toml::Value)>) -> World {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
     let s = TestServer::start_with(
         backend,
         Options {
             clock: Some(clock.clone()),
+            settings,
             ..Options::default()
         },
     )
@@ -661,6 +666,91 @@ async fn act3_live_board_socket_says_alerts_changed_and_refuses_strangers(backen
         closed.get(..2),
         Some(&4001u16.to_be_bytes()[..]),
         "{closed:?}"
+    );
+    w.s.stop().await;
+}
+
+/// An organisation of La Réunion (UTC+4 all year) sets `time_zone`: its pages show and read
+/// Réunion time, not Paris time, and a device's UTC instant is shown in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn act3_at_la_reunion_pages_show_and_read_reunion_time() {
+    let w = world_with(
+        Backend::Sqlite,
+        vec![("time_zone", toml::Value::String("Indian/Reunion".into()))],
+    )
+    .await;
+    let claire = Inviter::new(&w.s, &w.clock, &w.admin)
+        .person("patient", "Claire Martin", "claire@patients.test", None)
+        .await;
+    let (path, bearer) = enrolled_with_device(&w).await;
+    let pid = id_of(&path).to_owned();
+    let r = submit(
+        &w.doc.agent,
+        &path,
+        &format!("{path}/account"),
+        &[("account_email", claire.email.clone())],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // The device sends at 04:15 UTC: 08:15 at La Réunion.
+    let (status, body) = post_fhir(
+        &w.s,
+        &bearer,
+        &observation(&pid, "8867-4", 72.0, "/min", "2026-11-28T04:15:00Z"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let me = &claire.agent;
+    let page = me.get("/me/measures").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.has("heure de La Réunion"), "{}", page.body);
+    assert!(!page.has("heure de Paris"));
+    // Now (09:xx UTC) as a clock at La Réunion shows it.
+    assert!(page.field("at").unwrap().starts_with("2026-11-28T13:"));
+    let entry = |at: &str| {
+        vec![
+            ("measure", "weight".to_owned()),
+            ("value", "72,4".to_owned()),
+            ("unit", "kg".to_owned()),
+            ("at", at.to_owned()),
+        ]
+    };
+    let r = submit(
+        me,
+        "/me/measures",
+        "/me/measures",
+        &entry("2026-11-28T07:30"),
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // 13:30 at La Réunion is 09:30 UTC, after now (09:00 UTC): the future is refused.
+    let r = submit(
+        me,
+        "/me/measures",
+        "/me/measures",
+        &entry("2026-11-28T13:30"),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.has("dans le futur"), "{}", r.body);
+    let page = me.get("/me/measures").await;
+    let weight = page.between("id=\"courbe-weight\"", "</section>").unwrap();
+    assert!(weight.contains("28/11/2026 à 07:30<"), "{weight}");
+
+    // The nurse's charts: the device's 04:15 UTC is 08:15 there, the weight typed 07:30 stays 07:30.
+    let charts = w
+        .nurse
+        .agent
+        .get(&format!("/monitoring/patients/{pid}"))
+        .await;
+    assert_eq!(charts.status, 200, "{}", charts.body);
+    assert!(charts.has("28/11/2026 à 08:15"), "{}", charts.body);
+    assert!(charts.has("28/11/2026 à 07:30"), "{}", charts.body);
+    assert!(
+        charts.has("Heures : heure de La Réunion."),
+        "{}",
+        charts.body
     );
     w.s.stop().await;
 }

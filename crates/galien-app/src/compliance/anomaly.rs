@@ -48,9 +48,11 @@ pub struct AnomalySettings {
     pub exports_window: Duration,
     /// Working hours, local time: accesses at or after `start` and before `end` are ordinary.
     pub working_hours: (u8, u8),
-    /// The local time's fixed offset from UTC (overseas); `None`: French metropolitan time,
-    /// summer time included — the time the pages show.
+    /// A fixed offset from UTC for these hours; `None`: the time of `zone`, the time the pages
+    /// show.
     pub utc_offset: Option<UtcOffset>,
+    /// The organisation's time zone.
+    pub zone: galien_core::Zone,
 }
 
 impl AnomalySettings {
@@ -58,7 +60,7 @@ impl AnomalySettings {
     pub fn local(&self, at: OffsetDateTime) -> OffsetDateTime {
         match self.utc_offset {
             Some(offset) => at.to_offset(offset),
-            None => galien_core::clock::europe_paris(at),
+            None => self.zone.local(at),
         }
     }
 }
@@ -74,6 +76,7 @@ impl Default for AnomalySettings {
             exports_window: Duration::minutes(60),
             working_hours: (7, 20),
             utc_offset: None,
+            zone: galien_core::Zone::default(),
         }
     }
 }

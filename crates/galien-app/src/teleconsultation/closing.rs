@@ -158,7 +158,7 @@ pub async fn close(
         organisation: organisation.clone(),
         author: prescriber.clone(),
         patient: patient_line.clone(),
-        act_at: galien_core::clock::europe_paris(a.started_at.unwrap_or(now)),
+        act_at: app.settings.time_zone.local(a.started_at.unwrap_or(now)),
         reason,
         body: report.to_owned(),
         conclusion: trimmed(&c.conclusion),
@@ -200,7 +200,7 @@ pub async fn close(
             organisation,
             prescriber,
             patient: patient_line,
-            issued_at: galien_core::clock::europe_paris(now),
+            issued_at: app.settings.time_zone.local(now),
             lines: lines
                 .iter()
                 .map(|l| galien_pdf::PrescriptionLine {

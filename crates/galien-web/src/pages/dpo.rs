@@ -62,8 +62,8 @@ struct BadParam(String);
 enum Days {
     /// At midnight UTC: the API, as its OpenAPI document says.
     Utc,
-    /// At midnight in Paris: the page, whose times are Paris time.
-    Paris,
+    /// At midnight in the organisation's time zone: the page, whose times are in it.
+    Local(galien_core::Zone),
 }
 
 /// `2026-11-28T09:00:00Z`, or a day `2026-11-28` (starting as `days` says). A day given as `to`
@@ -80,7 +80,7 @@ fn parse_time(value: &str, end_of_day: bool, days: Days) -> Option<OffsetDateTim
     let day = if end_of_day { day.next_day()? } else { day };
     Some(match days {
         Days::Utc => day.midnight().assume_utc(),
-        Days::Paris => galien_core::clock::europe_paris_midnight(day),
+        Days::Local(zone) => zone.midnight(day),
     })
 }
 
@@ -327,14 +327,15 @@ pub async fn show(
         .await
         .map_err(page_error)?;
     let t = T { lang };
-    let (search, errors, status) = match parse_query(query.as_deref(), Days::Paris) {
-        Ok(s) => (s, Vec::new(), StatusCode::OK),
-        Err(p) => (
-            Search::default(),
-            vec![format!("{} {}", t.s("dpo.bad_param"), p.0)],
-            StatusCode::BAD_REQUEST,
-        ),
-    };
+    let (search, errors, status) =
+        match parse_query(query.as_deref(), Days::Local(crate::local_time::zone())) {
+            Ok(s) => (s, Vec::new(), StatusCode::OK),
+            Err(p) => (
+                Search::default(),
+                vec![format!("{} {}", t.s("dpo.bad_param"), p.0)],
+                StatusCode::BAD_REQUEST,
+            ),
+        };
     // The page alone shows the form; a submitted form (even empty) searches.
     let searched = errors.is_empty() && query.as_deref().is_some_and(|q| !q.is_empty());
     let events = if searched {
@@ -419,7 +420,7 @@ mod tests {
             ("from=2026-11-29&to=2026-11-27", "to"),
         ] {
             assert_eq!(
-                parse_query(Some(q), Days::Paris).unwrap_err(),
+                parse_query(Some(q), Days::Local(galien_core::Zone::EuropeParis)).unwrap_err(),
                 BadParam(name.into()),
                 "{q}"
             );
@@ -444,7 +445,7 @@ mod tests {
         assert_eq!(s.filter.user, None);
         // On the page, whose times are Paris time, the same days run from Paris midnight
         // (UTC+1 in November, UTC+2 in July).
-        let page = parse_query(Some(q), Days::Paris).unwrap();
+        let page = parse_query(Some(q), Days::Local(galien_core::Zone::EuropeParis)).unwrap();
         assert_eq!(
             (page.filter.from, page.filter.to),
             (
@@ -452,13 +453,27 @@ mod tests {
                 Some(time::macros::datetime!(2026-11-28 23:00 UTC))
             )
         );
-        let summer = parse_query(Some("from=2026-07-14"), Days::Paris).unwrap();
+        let summer = parse_query(
+            Some("from=2026-07-14"),
+            Days::Local(galien_core::Zone::EuropeParis),
+        )
+        .unwrap();
         assert_eq!(
             summer.filter.from,
             Some(time::macros::datetime!(2026-07-13 22:00 UTC))
         );
+        // At La Réunion (UTC+4), the page's 28/11 starts at 20:00 UTC the day before.
+        let reunion = parse_query(Some(q), Days::Local(galien_core::Zone::IndianReunion)).unwrap();
+        assert_eq!(
+            reunion.filter.from,
+            Some(time::macros::datetime!(2026-11-27 20:00 UTC))
+        );
         // An instant is an instant either way.
-        let at = parse_query(Some("from=2026-07-14T09:00:00Z"), Days::Paris).unwrap();
+        let at = parse_query(
+            Some("from=2026-07-14T09:00:00Z"),
+            Days::Local(galien_core::Zone::EuropeParis),
+        )
+        .unwrap();
         assert_eq!(
             at.filter.from,
             Some(time::macros::datetime!(2026-07-14 09:00 UTC))

@@ -27,7 +27,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use galien_app::AppError;
 use galien_app::identity::session::Current;
-use galien_core::Lang;
+use galien_core::{Lang, Zone};
 use serde::Deserialize;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -181,10 +181,14 @@ pub(crate) fn severity_class(s: galien_store::Severity) -> &'static str {
     }
 }
 
-/// `2026-11-28T10:00`, as `datetime-local` inputs want it: French metropolitan time (Europe/Paris),
-/// the time people read on their clocks (see [`human_time`]).
+/// `2026-11-28T10:00`, as `datetime-local` inputs want it, in the organisation's time zone (see
+/// [`human_time`]).
 pub(crate) fn local_input(at: OffsetDateTime) -> String {
-    let at = galien_core::clock::europe_paris(at);
+    local_input_in(at, crate::local_time::zone())
+}
+
+fn local_input_in(at: OffsetDateTime, zone: Zone) -> String {
+    let at = zone.local(at);
     format!(
         "{}-{:02}-{:02}T{:02}:{:02}",
         at.year(),
@@ -195,10 +199,14 @@ pub(crate) fn local_input(at: OffsetDateTime) -> String {
     )
 }
 
-/// A `datetime-local` value, read as French metropolitan time: empty is `None`; seconds and a
-/// space for `T` are accepted. A time that does not exist in Paris (the hour skipped when summer
+/// A `datetime-local` value, read in the organisation's time zone: empty is `None`; seconds and a
+/// space for `T` are accepted. A time that does not exist there (the hour skipped when summer
 /// time begins) is refused like a malformed one; of an hour that occurs twice, the first is taken.
 pub(crate) fn parse_local(raw: &str) -> Result<Option<OffsetDateTime>, ()> {
+    parse_local_in(raw, crate::local_time::zone())
+}
+
+fn parse_local_in(raw: &str, zone: Zone) -> Result<Option<OffsetDateTime>, ()> {
     let raw = raw.trim().replacen(' ', "T", 1);
     if raw.is_empty() {
         return Ok(None);
@@ -209,16 +217,19 @@ pub(crate) fn parse_local(raw: &str) -> Result<Option<OffsetDateTime>, ()> {
     let wall = PrimitiveDateTime::parse(&raw, minutes)
         .or_else(|_| PrimitiveDateTime::parse(&raw, seconds))
         .map_err(|_| ())?;
-    galien_core::clock::from_europe_paris(wall)
-        .map(Some)
-        .ok_or(())
+    zone.from_local(wall).map(Some).ok_or(())
 }
 
-/// Formats an instant for people, in French metropolitan time (Europe/Paris, summer time
-/// included), as their clocks and the call page's own times show it: `28/11/2026 à 10:40` in
-/// French, `2026-11-28 10:40` in English. Stored instants stay UTC; the API speaks UTC.
+/// Formats an instant for people, in the organisation's time zone (`time_zone`: Paris time,
+/// summer time included, unless the organisation is overseas), as their clocks show it:
+/// `28/11/2026 à 10:40` in French, `2026-11-28 10:40` in English. Stored instants stay UTC; the
+/// API speaks UTC.
 pub fn human_time(at: time::OffsetDateTime, lang: Lang) -> String {
-    let at = galien_core::clock::europe_paris(at);
+    human_time_in(at, lang, crate::local_time::zone())
+}
+
+fn human_time_in(at: time::OffsetDateTime, lang: Lang, zone: Zone) -> String {
+    let at = zone.local(at);
     match lang {
         Lang::Fr => format!(
             "{:02}/{:02}/{} à {:02}:{:02}",
@@ -236,6 +247,43 @@ pub fn human_time(at: time::OffsetDateTime, lang: Lang) -> String {
             at.hour(),
             at.minute()
         ),
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn an_organisation_overseas_reads_and_writes_its_own_time() {
+        let reunion = Zone::IndianReunion;
+        let at = datetime!(2026-11-28 03:30 UTC);
+        assert_eq!(human_time_in(at, Lang::Fr, reunion), "28/11/2026 à 07:30");
+        assert_eq!(human_time_in(at, Lang::En, reunion), "2026-11-28 07:30");
+        assert_eq!(local_input_in(at, reunion), "2026-11-28T07:30");
+        assert_eq!(parse_local_in("2026-11-28T07:30", reunion), Ok(Some(at)));
+        // The hour Paris skips exists at La Réunion.
+        assert!(
+            parse_local_in("2026-03-29T02:30", reunion)
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            parse_local_in("2026-03-29T02:30", Zone::EuropeParis),
+            Err(())
+        );
+        // Tahiti is a day behind at 08:00 UTC.
+        assert_eq!(
+            human_time_in(
+                datetime!(2026-11-28 08:00 UTC),
+                Lang::Fr,
+                Zone::PacificTahiti
+            ),
+            "27/11/2026 à 22:00"
+        );
+        // The default stays Paris.
+        assert_eq!(human_time(at, Lang::Fr), "28/11/2026 à 04:30");
     }
 }
 

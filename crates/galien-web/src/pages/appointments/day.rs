@@ -90,15 +90,16 @@ pub async fn show(
         return Ok(Redirect::to("/me/appointments").into_response());
     }
     require(books(current.user.role), lang)?;
-    let today = galien_core::clock::europe_paris(state.app.clock.now()).date();
+    let zone = crate::local_time::zone();
+    let today = zone.today(state.app.clock.now());
     let day: Date = match q.day.as_deref().map(str::trim) {
         None | Some("") => today,
         Some(raw) => {
             records::parse_date(raw).ok_or_else(|| refused(ErrorCode::FormInvalid, lang))?
         }
     };
-    let start = galien_core::clock::europe_paris_midnight(day);
-    let end = galien_core::clock::europe_paris_midnight(day.next_day().unwrap_or(day));
+    let start = zone.midnight(day);
+    let end = zone.midnight(day.next_day().unwrap_or(day));
     let lines = appointments::day(&state.app, &current.actor(), &ctx, start, end)
         .await
         .map_err(|e| failed(&e, lang))?;

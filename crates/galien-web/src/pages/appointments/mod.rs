@@ -91,13 +91,13 @@ pub(crate) fn badge(s: AppointmentStatus, lang: Lang) -> StatusBadge {
     }
 }
 
-/// `10:40`, Paris time (as [`human_time`]).
+/// `10:40`, in the organisation's time zone (as [`human_time`]).
 pub(crate) fn clock_time(at: OffsetDateTime) -> String {
-    let at = galien_core::clock::europe_paris(at);
+    let at = crate::local_time::zone().local(at);
     format!("{:02}:{:02}", at.hour(), at.minute())
 }
 
-/// When, for people (`28/11/2026 à 10:40`, Paris time).
+/// When, for people (`28/11/2026 à 10:40`, in the organisation's time zone).
 pub(crate) fn when(at: OffsetDateTime, lang: Lang) -> String {
     human_time(at, lang)
 }

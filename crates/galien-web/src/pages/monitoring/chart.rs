@@ -54,7 +54,7 @@ pub(crate) fn measure_label(m: Measure, lang: Lang) -> &'static str {
 
 /// `28/11` in French, `11-28` in English (the year is in the table).
 fn day_label(at: OffsetDateTime, lang: Lang) -> String {
-    let at = galien_core::clock::europe_paris(at);
+    let at = crate::local_time::zone().local(at);
     match lang {
         Lang::Fr => format!("{:02}/{:02}", at.day(), u8::from(at.month())),
         Lang::En => format!("{:02}-{:02}", u8::from(at.month()), at.day()),
@@ -279,19 +279,20 @@ pub(crate) fn chart(s: &Series, days: i64, now: OffsetDateTime, t: T) -> Chart {
         });
         v += step;
     }
-    // Dates at midnight, Paris time, about five of them.
+    // Dates at midnight in the organisation's time zone, about five of them.
     let every = Duration::days(((days + 4) / 5).max(1));
     let mut x_ticks = Vec::new();
     // Counted in dates, not in 24 h steps: a day of a summer time change lasts 23 or 25 hours.
-    let mut date = galien_core::clock::europe_paris(start).date() + Duration::days(1);
-    let mut day = galien_core::clock::europe_paris_midnight(date);
+    let zone = crate::local_time::zone();
+    let mut date = zone.today(start) + Duration::days(1);
+    let mut day = zone.midnight(date);
     while day <= now && x_ticks.len() < 8 {
         x_ticks.push(Tick {
             at: c(x_of(day)),
             label: day_label(day, lang),
         });
         date += every;
-        day = galien_core::clock::europe_paris_midnight(date);
+        day = zone.midnight(date);
     }
 
     let mut rules = Vec::new();

@@ -207,7 +207,7 @@ pub async fn submit(
     let at = match parse_local(&form.at) {
         Ok(at) => at.unwrap_or_else(|| state.app.clock.now()),
         Err(()) => {
-            let errors = vec![t.s("monitoring.own.at_invalid").to_owned()];
+            let errors = vec![t.z("monitoring.own.at_invalid")];
             return again(StatusCode::BAD_REQUEST, errors, form).await;
         }
     };
