@@ -59,15 +59,17 @@ enum Rule {
 /// (zone, IANA name, standard offset in minutes, rule, French name, English name)
 type Entry = (Zone, &'static str, i16, Rule, &'static str, &'static str);
 
+const PARIS: Entry = (
+    Zone::EuropeParis,
+    "Europe/Paris",
+    60,
+    Rule::European,
+    "heure de Paris",
+    "Paris time",
+);
+
 const ZONES: &[Entry] = &[
-    (
-        Zone::EuropeParis,
-        "Europe/Paris",
-        60,
-        Rule::European,
-        "heure de Paris",
-        "Paris time",
-    ),
+    PARIS,
     (
         Zone::AmericaGuadeloupe,
         "America/Guadeloupe",
@@ -199,8 +201,8 @@ impl Zone {
     ];
 
     fn entry(self) -> &'static Entry {
-        // Every variant has its row (a test checks it); the first row is only a fallback.
-        ZONES.iter().find(|e| e.0 == self).unwrap_or(&ZONES[0])
+        // Every variant has its row (a test checks it); Paris is only a fallback.
+        ZONES.iter().find(|e| e.0 == self).unwrap_or(&PARIS)
     }
 
     /// The IANA name (`Europe/Paris`), as the configuration and `TZ` spell it.

@@ -699,7 +699,7 @@ async fn act3_at_la_reunion_pages_show_and_read_reunion_time() {
         &observation(&pid, "8867-4", 72.0, "/min", "2026-11-28T04:15:00Z"),
     )
     .await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 201, "{body}");
 
     let me = &claire.agent;
     let page = me.get("/me/measures").await;

@@ -250,6 +250,24 @@ fn human_time_in(at: time::OffsetDateTime, lang: Lang, zone: Zone) -> String {
     }
 }
 
+/// A submitted form of a signed-in person: parsed (else `REQ-FORM-INVALID`), and carrying this
+/// session's CSRF token (else `CSRF-INVALID`); nothing is changed when either fails.
+pub fn checked_form<T>(
+    current: &Current,
+    form: Result<axum::Form<T>, axum::extract::rejection::FormRejection>,
+    lang: Lang,
+    csrf: impl Fn(&T) -> &String,
+) -> Result<T, crate::errors::PageError> {
+    let refused = |code| crate::errors::PageError { code, lang };
+    let Ok(axum::Form(form)) = form else {
+        return Err(refused(galien_core::ErrorCode::FormInvalid));
+    };
+    if !current.csrf_ok(csrf(&form)) {
+        return Err(refused(galien_core::ErrorCode::CsrfInvalid));
+    }
+    Ok(form)
+}
+
 #[cfg(test)]
 mod zone_tests {
     use super::*;
@@ -285,22 +303,4 @@ mod zone_tests {
         // The default stays Paris.
         assert_eq!(human_time(at, Lang::Fr), "28/11/2026 à 04:30");
     }
-}
-
-/// A submitted form of a signed-in person: parsed (else `REQ-FORM-INVALID`), and carrying this
-/// session's CSRF token (else `CSRF-INVALID`); nothing is changed when either fails.
-pub fn checked_form<T>(
-    current: &Current,
-    form: Result<axum::Form<T>, axum::extract::rejection::FormRejection>,
-    lang: Lang,
-    csrf: impl Fn(&T) -> &String,
-) -> Result<T, crate::errors::PageError> {
-    let refused = |code| crate::errors::PageError { code, lang };
-    let Ok(axum::Form(form)) = form else {
-        return Err(refused(galien_core::ErrorCode::FormInvalid));
-    };
-    if !current.csrf_ok(csrf(&form)) {
-        return Err(refused(galien_core::ErrorCode::CsrfInvalid));
-    }
-    Ok(form)
 }
