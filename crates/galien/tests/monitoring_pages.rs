@@ -247,6 +247,32 @@ async fn enrolled_with_device(w: &World) -> (String, String) {
     (path, token(&w.s, &client, &secret).await)
 }
 
+/// Claire's account, invited by the admin and linked by the doctor to the record at `path`.
+async fn link_claire(w: &World, path: &str) -> Enrolled {
+    let claire = Inviter::new(&w.s, &w.clock, &w.admin)
+        .person("patient", "Claire Martin", "claire@patients.test", None)
+        .await;
+    let r = submit(
+        &w.doc.agent,
+        path,
+        &format!("{path}/account"),
+        &[("account_email", claire.email.clone())],
+    )
+    .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    claire
+}
+
+/// The fields of the patient's form for one weight.
+fn weight_entry(value: &str, unit: &str, at: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("measure", "weight".to_owned()),
+        ("value", value.to_owned()),
+        ("unit", unit.to_owned()),
+        ("at", at.to_owned()),
+    ]
+}
+
 async fn act3_doctor_enrols_device_alerts_nurse_takes_on_and_closes(backend: Backend) {
     let w = world(backend).await;
     let doc = &w.doc.agent;
@@ -679,19 +705,9 @@ async fn act3_at_la_reunion_pages_show_and_read_reunion_time() {
         vec![("time_zone", toml::Value::String("Indian/Reunion".into()))],
     )
     .await;
-    let claire = Inviter::new(&w.s, &w.clock, &w.admin)
-        .person("patient", "Claire Martin", "claire@patients.test", None)
-        .await;
     let (path, bearer) = enrolled_with_device(&w).await;
     let pid = id_of(&path).to_owned();
-    let r = submit(
-        &w.doc.agent,
-        &path,
-        &format!("{path}/account"),
-        &[("account_email", claire.email.clone())],
-    )
-    .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    let claire = link_claire(&w, &path).await;
     // The device sends at 04:15 UTC: 08:15 at La Réunion.
     let (status, body) = post_fhir(
         &w.s,
@@ -708,14 +724,7 @@ async fn act3_at_la_reunion_pages_show_and_read_reunion_time() {
     assert!(!page.has("heure de Paris"));
     // Now (09:xx UTC) as a clock at La Réunion shows it.
     assert!(page.field("at").unwrap().starts_with("2026-11-28T13:"));
-    let entry = |at: &str| {
-        vec![
-            ("measure", "weight".to_owned()),
-            ("value", "72,4".to_owned()),
-            ("unit", "kg".to_owned()),
-            ("at", at.to_owned()),
-        ]
-    };
+    let entry = |at: &str| weight_entry("72,4", "kg", at);
     let r = submit(
         me,
         "/me/measures",
@@ -758,23 +767,12 @@ async fn act3_at_la_reunion_pages_show_and_read_reunion_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn act3_patient_enters_weight_sees_chart_and_bad_input_changes_nothing() {
     let w = world(Backend::Sqlite).await;
-    let admin_world = Inviter::new(&w.s, &w.clock, &w.admin);
-    let claire = admin_world
-        .person("patient", "Claire Martin", "claire@patients.test", None)
-        .await;
-    let unlinked = admin_world
+    let unlinked = Inviter::new(&w.s, &w.clock, &w.admin)
         .person("patient", "Paul Durand", "paul@patients.test", None)
         .await;
     let path = register_claire(&w.doc.agent).await;
     // The doctor links her account ("Associer le compte du patient") and enrols her.
-    let r = submit(
-        &w.doc.agent,
-        &path,
-        &format!("{path}/account"),
-        &[("account_email", claire.email.clone())],
-    )
-    .await;
-    assert_eq!(r.status, 303, "{}", r.body);
+    let claire = link_claire(&w, &path).await;
     let r = enrol(
         &w.doc.agent,
         &path,
@@ -806,14 +804,7 @@ async fn act3_patient_enters_weight_sees_chart_and_bad_input_changes_nothing() {
     assert!(page.has("<option value=\"spo2\" data-unit=\"%\">"));
     assert!(page.has("/assets/monitoring.js"));
 
-    let entry = |value: &str, unit: &str, at: &str| {
-        vec![
-            ("measure", "weight".to_owned()),
-            ("value", value.to_owned()),
-            ("unit", unit.to_owned()),
-            ("at", at.to_owned()),
-        ]
-    };
+    let entry = weight_entry;
     let r = submit(
         me,
         "/me/measures",
@@ -1121,17 +1112,7 @@ mod browser {
         check(&doc, "summary-enrol-phone", 375, true).await;
 
         // The patient's own page.
-        let claire = Inviter::new(&w.s, &w.clock, &w.admin)
-            .person("patient", "Claire Martin", "claire@patients.test", None)
-            .await;
-        let r = submit(
-            &w.doc.agent,
-            &path,
-            &format!("{path}/account"),
-            &[("account_email", claire.email.clone())],
-        )
-        .await;
-        assert_eq!(r.status, 303, "{}", r.body);
+        let claire = super::link_claire(&w, &path).await;
         let me = browser.page(PageOptions::default()).await;
         me.set_viewport(375, 800, true).await;
         pages::sign_in(&me, &w.s, &claire, &w.clock).await;
