@@ -140,14 +140,14 @@ async fn run(
             }
         }
         let answers = flush(&pool, &group, &stats, &mut head).await;
-        let n = group.len();
         for (a, answer) in group.drain(..).zip(answers) {
             if answer.is_ok() {
                 stats.committed.fetch_add(1, Ordering::Relaxed);
             }
+            // Counted as answered before the caller has its answer, never after.
+            pending.fetch_sub(1, Ordering::SeqCst);
             let _ = a.answer.send(answer);
         }
-        pending.fetch_sub(n, Ordering::SeqCst);
     }
 }
 

@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use galien_core::audit::AuditEvent;
@@ -78,7 +78,12 @@ impl Direct {
     /// Appends every caller's records in one transaction (or, if that append fails, each caller's
     /// in one of its own) and answers each caller once its records have committed, or with the
     /// error that stopped them.
-    pub(crate) fn append_batch(&mut self, appends: Vec<Append>, stats: &WriterStats) {
+    pub(crate) fn append_batch(
+        &mut self,
+        appends: Vec<Append>,
+        stats: &WriterStats,
+        pending: &AtomicUsize,
+    ) {
         let seqs = match self.conn() {
             Ok(conn) => {
                 let (seqs, broken) = append_all(conn, &appends);
@@ -99,6 +104,7 @@ impl Direct {
             if seq.is_ok() {
                 stats.writes_committed.fetch_add(1, Ordering::Relaxed);
             }
+            super::writer::answering(pending);
             let _ = append.answer.send(seq);
         }
     }

@@ -170,7 +170,6 @@ fn run(
                 Err(_) => break,
             }
         }
-        let n = batch.len();
         if batch.iter().all(|item| matches!(item, Item::Audit(_))) {
             let appends = batch
                 .drain(..)
@@ -179,11 +178,10 @@ fn run(
                     Item::Job(_) => None,
                 })
                 .collect();
-            direct.append_batch(appends, &stats);
+            direct.append_batch(appends, &stats, &pending);
         } else {
-            runtime.block_on(run_batch(&mut conn, batch.drain(..), &stats));
+            runtime.block_on(run_batch(&mut conn, batch.drain(..), &stats, &pending));
         }
-        pending.fetch_sub(n, Ordering::SeqCst);
     }
     drop(direct);
     if let Err(e) = runtime.block_on(conn.close()) {
@@ -192,22 +190,31 @@ fn run(
 }
 
 /// Answers an item's caller with `e` without running it.
-async fn skip(item: Item, e: StoreError) {
+async fn skip(item: Item, e: StoreError, pending: &AtomicUsize) {
     match item {
         Item::Job(job) => {
             let (_, completion) = job(None).await;
+            answering(pending);
             completion(Err(e));
         }
         Item::Audit(append) => {
+            answering(pending);
             let _ = append.answer.send(Err(e));
         }
     }
+}
+
+/// Counts one item as answered, just before its caller gets the answer: a caller that has its
+/// answer never finds itself among the writer's pending items.
+pub(super) fn answering(pending: &AtomicUsize) {
+    pending.fetch_sub(1, Ordering::SeqCst);
 }
 
 async fn run_batch(
     conn: &mut SqliteConnection,
     items: impl Iterator<Item = Item>,
     stats: &WriterStats,
+    pending: &AtomicUsize,
 ) {
     let mut completions: Vec<(bool, Completion)> = Vec::new();
     let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
@@ -216,7 +223,7 @@ async fn run_batch(
             let e = StoreError::from(e);
             tracing::error!(error = %e, "SQLite writer cannot begin a batch");
             for item in items {
-                skip(item, e.clone()).await;
+                skip(item, e.clone(), pending).await;
             }
             return;
         }
@@ -232,7 +239,7 @@ async fn run_batch(
             Item::Job(job) => job,
         };
         if let Some(e) = &broken {
-            skip(Item::Job(job), e.clone()).await;
+            skip(Item::Job(job), e.clone(), pending).await;
             continue;
         }
         let mut savepoint = match tx.begin().await {
@@ -240,7 +247,7 @@ async fn run_batch(
             Err(e) => {
                 let e = StoreError::from(e);
                 broken = Some(e.clone());
-                skip(Item::Job(job), e).await;
+                skip(Item::Job(job), e, pending).await;
                 continue;
             }
         };
@@ -285,6 +292,7 @@ async fn run_batch(
         if ok && outcome.is_ok() {
             stats.writes_committed.fetch_add(1, Ordering::Relaxed);
         }
+        answering(pending);
         completion(outcome.clone());
     }
     for (append, seq) in appends.into_iter().zip(appended) {
@@ -292,6 +300,7 @@ async fn run_batch(
         if answer.is_ok() {
             stats.writes_committed.fetch_add(1, Ordering::Relaxed);
         }
+        answering(pending);
         let _ = append.answer.send(answer);
     }
 }
