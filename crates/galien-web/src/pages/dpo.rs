@@ -432,51 +432,58 @@ mod tests {
         let q = "action=auth.login.failed&from=2026-11-28&to=2026-11-28&limit=5&after_seq=3&format=fhir&user=";
         let s = parse_query(Some(q), Days::Utc).unwrap();
         assert_eq!(s.filter.action, Some(AuditAction::AuthLoginFailed));
-        assert_eq!(
-            s.filter.from,
-            Some(time::macros::datetime!(2026-11-28 00:00 UTC))
-        );
-        assert_eq!(
-            s.filter.to,
-            Some(time::macros::datetime!(2026-11-29 00:00 UTC))
-        );
         assert_eq!((s.filter.limit, s.filter.after_seq), (Some(5), Some(3)));
         assert_eq!(s.format, Format::Fhir);
         assert_eq!(s.filter.user, None);
-        // On the page, whose times are Paris time, the same days run from Paris midnight
-        // (UTC+1 in November, UTC+2 in July).
-        let page = parse_query(Some(q), Days::Local(galien_core::Zone::EuropeParis)).unwrap();
-        assert_eq!(
-            (page.filter.from, page.filter.to),
+    }
+
+    /// The API's days are UTC days. The page's days are the organisation's, as the times it
+    /// lists: Paris is UTC+1 in November and UTC+2 in July, La Réunion UTC+4 all year. An instant
+    /// is an instant either way.
+    #[test]
+    fn days_are_utc_on_the_api_and_local_on_the_page() {
+        use galien_core::Zone::{EuropeParis, IndianReunion};
+        use time::macros::datetime;
+        let nov28 = "from=2026-11-28&to=2026-11-28";
+        let paris = Days::Local(EuropeParis);
+        for (q, days, from, to) in [
             (
-                Some(time::macros::datetime!(2026-11-27 23:00 UTC)),
-                Some(time::macros::datetime!(2026-11-28 23:00 UTC))
-            )
-        );
-        let summer = parse_query(
-            Some("from=2026-07-14"),
-            Days::Local(galien_core::Zone::EuropeParis),
-        )
-        .unwrap();
-        assert_eq!(
-            summer.filter.from,
-            Some(time::macros::datetime!(2026-07-13 22:00 UTC))
-        );
-        // At La Réunion (UTC+4), the page's 28/11 starts at 20:00 UTC the day before.
-        let reunion = parse_query(Some(q), Days::Local(galien_core::Zone::IndianReunion)).unwrap();
-        assert_eq!(
-            reunion.filter.from,
-            Some(time::macros::datetime!(2026-11-27 20:00 UTC))
-        );
-        // An instant is an instant either way.
-        let at = parse_query(
-            Some("from=2026-07-14T09:00:00Z"),
-            Days::Local(galien_core::Zone::EuropeParis),
-        )
-        .unwrap();
-        assert_eq!(
-            at.filter.from,
-            Some(time::macros::datetime!(2026-07-14 09:00 UTC))
-        );
+                nov28,
+                Days::Utc,
+                datetime!(2026-11-28 00:00 UTC),
+                Some(datetime!(2026-11-29 00:00 UTC)),
+            ),
+            (
+                nov28,
+                paris,
+                datetime!(2026-11-27 23:00 UTC),
+                Some(datetime!(2026-11-28 23:00 UTC)),
+            ),
+            (
+                nov28,
+                Days::Local(IndianReunion),
+                datetime!(2026-11-27 20:00 UTC),
+                Some(datetime!(2026-11-28 20:00 UTC)),
+            ),
+            (
+                "from=2026-07-14",
+                paris,
+                datetime!(2026-07-13 22:00 UTC),
+                None,
+            ),
+            (
+                "from=2026-07-14T09:00:00Z",
+                paris,
+                datetime!(2026-07-14 09:00 UTC),
+                None,
+            ),
+        ] {
+            let s = parse_query(Some(q), days).unwrap();
+            assert_eq!(
+                (s.filter.from, s.filter.to),
+                (Some(from), to),
+                "{q} {days:?}"
+            );
+        }
     }
 }
