@@ -2,7 +2,7 @@
 //! FHIR Observations, a call's ICE servers, the FHIR reads of teleconsultation and of a record's
 //! documents, the audit trail's search and export, the probes and metrics), written by hand beside
 //! the handlers it describes and checked against them by schemathesis
-//! (`crates/galien/tests/api_schema.rs`).
+//! (`crates/galien/tests/it/api_schema.rs`).
 
 use axum::Router;
 use axum::http::{HeaderValue, header};

@@ -25,7 +25,7 @@ use galien_store::Backend;
 use galien_testkit::galien_binary;
 use time::Duration;
 
-mod common;
+use crate::common;
 use common::{T0, ctx, world};
 
 const BIRTH_NAME: &str = "Lefebvre-Zadkine";

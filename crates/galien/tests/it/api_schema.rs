@@ -38,7 +38,7 @@ use galien_store::{Backend, NewMachineClient};
 use galien_testkit::people::{self, Enrolled, Inviter};
 use uuid::Uuid;
 
-mod common;
+use crate::common;
 use common::{T0, World, ctx, world};
 
 /// The patient the document's examples name; replaced by a real one.

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use time::Duration;
 use uuid::Uuid;
 
-mod common;
+use crate::common;
 use common::{T0, World, app_for, ctx, world};
 
 struct Device {

@@ -18,7 +18,7 @@ use galien_core::ids::{AuditEventId, PatientId, UserId};
 use galien_store::{Backend, IncidentStatus, Severity};
 use time::Duration;
 
-mod common;
+use crate::common;
 use common::{T0, World, ctx, world, world_with};
 
 async fn rules_fired(w: &World) -> Vec<(String, String)> {
