@@ -191,7 +191,18 @@ const CONNECTED: &str = "(() => { const t = document.querySelector('.tile.remote
 async fn open_call(page: &BrowserPage, s: &TestServer, id: AppointmentId) {
     page.goto(&s.url(&format!("/consultations/{id}/call")))
         .await;
+    join(page).await;
+}
+
+/// Clicks "Entrer" as a person would: once the page says whether the camera and microphone are
+/// ready.
+async fn join(page: &BrowserPage) {
     page.wait_for("#join", WAIT).await;
+    page.wait_until_js(
+        "document.getElementById('setup-status').textContent.trim() !== ''",
+        WAIT,
+    )
+    .await;
     page.find("#join").await.click().await;
 }
 
@@ -312,8 +323,7 @@ async fn act1_doctor_and_patient_meet_talk_and_close_with_a_report() {
         // holds, and the médecin's page offers again.
         me.set_viewport(1280, 900, false).await;
         me.refresh().await;
-        me.wait_for("#join", WAIT).await;
-        me.find("#join").await.click().await;
+        join(&me).await;
         wait_state(&me, "in-call").await;
         me.wait_until_js(CONNECTED, WAIT).await;
         doc.wait_until_js(
