@@ -226,25 +226,32 @@ fn id_of(path: &str) -> &str {
 /// A registered, enrolled patient with an attached device: (record path, device token).
 async fn enrolled_with_device(w: &World) -> (String, String) {
     let path = register_claire(&w.doc.agent).await;
-    let r = enrol(
-        &w.doc.agent,
-        &path,
-        "insuffisance_cardiaque",
-        "8-18",
-        &w.nurse.email,
-    )
-    .await;
+    let (client, secret) =
+        enrol_with_device(w, &path, "insuffisance_cardiaque", "8-18", "Oxymètre 7").await;
+    (path, token(&w.s, &client, &secret).await)
+}
+
+/// The doctor enrols the patient at `path` in `programme` (the nurse monitors, in
+/// `reading_hours`) and attaches a new device named `device_name`: its client id and secret.
+async fn enrol_with_device(
+    w: &World,
+    path: &str,
+    programme: &str,
+    reading_hours: &str,
+    device_name: &str,
+) -> (String, String) {
+    let r = enrol(&w.doc.agent, path, programme, reading_hours, &w.nurse.email).await;
     assert_eq!(r.status, 303, "{}", r.body);
-    let (client, secret) = device(&w.admin.agent, "Oxymètre 7").await;
+    let (client, secret) = device(&w.admin.agent, device_name).await;
     let r = submit(
         &w.doc.agent,
-        &path,
+        path,
         &format!("{path}/monitoring/devices"),
         &[("client_id", client.clone())],
     )
     .await;
     assert_eq!(r.status, 303, "{}", r.body);
-    (path, token(&w.s, &client, &secret).await)
+    (client, secret)
 }
 
 /// Claire's account, invited by the admin and linked by the doctor to the record at `path`.
@@ -976,24 +983,14 @@ mod browser {
         assert_eq!(status, 200, "{body}");
         // A second patient, read only in the afternoon: her alert is outside reading hours.
         let other = register(&w.doc.agent, &identity("Durand", "Paulette", "1948-03-02")).await;
-        let r = enrol(
-            &w.doc.agent,
+        let (client, secret) = super::enrol_with_device(
+            &w,
             &other,
             "insuffisance_respiratoire",
             "14-20",
-            &w.nurse.email,
+            "Oxymètre 8",
         )
         .await;
-        assert_eq!(r.status, 303, "{}", r.body);
-        let (client, secret) = device(&w.admin.agent, "Oxymètre 8").await;
-        let r = submit(
-            &w.doc.agent,
-            &other,
-            &format!("{other}/monitoring/devices"),
-            &[("client_id", client.clone())],
-        )
-        .await;
-        assert_eq!(r.status, 303, "{}", r.body);
         let other_bearer = token(&w.s, &client, &secret).await;
         let other_id = id_of(&other).to_owned();
         let (status, body) = post_fhir(
