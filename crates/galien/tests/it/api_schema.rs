@@ -15,13 +15,7 @@
 //! nextest run -p galien --test api_schema --no-capture`; the seed schemathesis used is in what it
 //! prints.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::print_stdout
-)]
+#![allow(clippy::print_stdout)]
 
 use std::path::Path;
 use std::process::Stdio;

@@ -6,13 +6,6 @@
 //! of the record's summary. Each page: no sideways scrolling, one `<h1>`, every field labelled,
 //! every control named, tables captioned; screenshots in `test-artifacts/appointments-*.png`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::ManualClock;
 use galien_core::ids::PatientId;
 use galien_store::Backend;

@@ -1,12 +1,6 @@
 //! `galien audit verify` and `galien audit checkpoint` as an operator runs them (TRACE-2): the real
 //! binary against a data directory whose trail is written through the store, on SQLite and on
 //! PostgreSQL.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};

@@ -4,13 +4,6 @@
 //! the same call across two nodes on one PostgreSQL database; and every bad input refused, traced,
 //! without disturbing the others' call.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::sync::Arc;

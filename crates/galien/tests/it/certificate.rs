@@ -4,13 +4,6 @@
 //! authority) never reach Galien: the handshake fails. Certificates it accepts but that designate
 //! no active account (unknown RPPS number) are refused by the application, and traced.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::ManualClock;
 use galien_core::audit::AuditAction;
 use galien_core::identity::{Assurance, AuthMethod, Email};

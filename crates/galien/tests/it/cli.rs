@@ -2,10 +2,6 @@
 //! must stop the start cleanly, TLS, logs, SIGTERM.
 
 #![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
     clippy::disallowed_methods, // a synchronous test polls a child process
     clippy::type_complexity
 )]

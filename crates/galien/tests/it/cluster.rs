@@ -1,7 +1,5 @@
 //! Scale-out (OPS-1): two Galien nodes on one PostgreSQL database see each other's events.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use galien_store::Backend;
 use galien_store::testing::TestDatabase;
 use galien_testkit::{Options, TestServer};

@@ -14,10 +14,6 @@
 //! traces, read from the store once the server has stopped.
 
 #![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
     clippy::disallowed_methods, // real time: the real server runs on the system clock
     clippy::print_stdout,
     clippy::print_stderr

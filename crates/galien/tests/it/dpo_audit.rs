@@ -3,13 +3,6 @@
 //! PyPI `fhir.resources` library when it is installed), who may search, and that searching is
 //! itself traced.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::audit::{AuditAction, Outcome};
 use galien_core::{Clock, ManualClock};
 use galien_store::{AuditFilter, Backend, StoredAuditEvent};

@@ -2,13 +2,6 @@
 //! password + TOTP sign-in, replay, lockout, sessions, CSRF, invitations, suspension — each refusal
 //! leaves a trace.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::ManualClock;
 use galien_core::audit::AuditAction;
 use galien_store::{AuditFilter, Backend};

@@ -6,13 +6,6 @@
 //! sees who accessed it, and a patient without a record is told why. Last, the pages in Chromium on
 //! a phone and a desktop (screenshots in `test-artifacts/incidents-*.png`).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::{Clock, ManualClock};
 use galien_store::Backend;
 use galien_testkit::pages;

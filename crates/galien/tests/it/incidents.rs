@@ -1,12 +1,6 @@
 //! Anomaly rules and the incident and breach register (TRACE-5, TRACE-6), on a real node: each rule
 //! fires at its threshold and not below, an incident is not opened twice, the DPO qualifies a breach
 //! and sees the 72-hour CNIL deadline, and no one else reaches the register.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use galien_app::compliance::anomaly;
 use galien_app::compliance::incidents::{self, IncidentDetails, Qualification};

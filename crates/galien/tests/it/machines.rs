@@ -1,13 +1,6 @@
 //! Machine identities (AUTH-9): devices and systems get their own credentials, limited scopes,
 //! short-lived bearer tokens, and revocation that takes effect at once.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::ManualClock;
 use galien_core::audit::AuditAction;
 use galien_store::{AuditFilter, Backend};

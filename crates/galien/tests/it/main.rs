@@ -3,6 +3,14 @@
 //! in a process of its own; `.config/nextest.toml` names the modules that drive Chromium or spawn
 //! the OpenID provider (`test(/^pages::/)` and so on).
 
+// Tests may unwrap, panic and index: a failure is the test's answer.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 mod api_schema;

@@ -9,13 +9,6 @@
 //! nothing. Last, the pages in Chromium on a phone and a desktop, updating live (screenshots in
 //! `test-artifacts/monitoring-*.png`).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::ManualClock;
 use galien_store::Backend;
 use galien_testkit::pages;

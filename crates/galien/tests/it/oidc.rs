@@ -6,13 +6,6 @@
 //! Every refusal is checked three ways: the person sees the code, no session opens, and the trace
 //! has an `AuthLoginFailed` with the reason.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::audit::AuditAction;
 use galien_core::identity::ProfessionalId;
 use galien_core::{Clock, ManualClock, SystemClock};

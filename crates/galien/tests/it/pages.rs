@@ -2,13 +2,6 @@
 //! administration at 390×844 — no sideways scrolling, every field labelled, one `<h1>`, French by
 //! default and English on request. Screenshots go to `test-artifacts/pages-*.png` for review.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::{Clock, SystemClock};
 use galien_crypto::totp::TotpSecret;
 use galien_store::Backend;

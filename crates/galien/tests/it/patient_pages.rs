@@ -6,13 +6,6 @@
 //! refused with nothing changed. Last, the pages in Chromium on a phone and a desktop (screenshots
 //! in `test-artifacts/patients-*.png`).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::ManualClock;
 use galien_core::nir::{Nir, compute_key};
 use galien_store::Backend;

@@ -2,12 +2,6 @@
 //! DATA-2, GDPR-3): denials traced with nothing returned, break-the-glass, encryption at rest checked
 //! on the database file itself, key rotation beside a running server, crypto-shredding, policies from
 //! the data directory.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

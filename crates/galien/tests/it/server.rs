@@ -1,13 +1,6 @@
 //! The node over HTTP, on both backends: health, readiness, metrics, security headers, request
 //! ids, errors, languages, the first-start enrolment link, graceful shutdown.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::ManualClock;
 use galien_crypto::token::SecretToken;
 use galien_store::Backend;

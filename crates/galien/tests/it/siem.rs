@@ -2,12 +2,6 @@
 //! certificate from a test authority) receives RFC 5424 messages with octet-counting framing from a
 //! real node, in chain order and without duplicates, also when it starts late, restarts, or the
 //! node restarts; a collector whose certificate the node does not trust receives nothing.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use galien_core::ManualClock;
 use galien_store::{AuditFilter, Backend, StoredAuditEvent};

@@ -6,13 +6,6 @@
 //! and the referring médecin as PDFs; a report without content changes nothing; closing twice is
 //! refused; the FHIR reads (Appointment, Encounter, DocumentReference) pass `fhir.resources`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::audit::{AuditAction, Outcome};
 use galien_core::identity::Email;
 use galien_core::ids::{PatientId, UserId};

@@ -3,12 +3,6 @@
 //! are converted to canonical units, stored once (duplicates are idempotent), sealed at rest, traced,
 //! and a reading beyond a threshold opens an alert. Bad input gets an OperationOutcome and stores
 //! nothing partial. Output is checked with an independent FHIR library (PyPI `fhir.resources`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use galien_app::identity::machines;
 use galien_app::telemonitoring::Programme;

@@ -2,13 +2,6 @@
 //! someone allowed and by someone refused, leaves exactly the expected audit records — one per
 //! permit or denial, with the patient, the outcome and the kind of data — and nothing else.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::ManualClock;
 use galien_core::nir::{Nir, compute_key};
 use galien_store::{AuditFilter, Backend};

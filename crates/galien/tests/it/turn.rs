@@ -9,13 +9,6 @@
 //! Needs Debian's coturn (`/usr/bin/turnserver`, `/usr/bin/turnutils_uclient`): the test fails,
 //! never skips, without it (scripts/test installs it).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::{Clock, ManualClock};
 use galien_store::Backend;
 use galien_testkit::coturn::Coturn;

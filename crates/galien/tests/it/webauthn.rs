@@ -2,13 +2,6 @@
 //! pages in Debian's Chromium with a virtual authenticator. WebAuthn needs a secure context, so the
 //! node listens on a port picked first and its `public_url` is `http://localhost:<port>`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use galien_core::ManualClock;
 use galien_core::audit::{AuditAction, Outcome};
 use galien_core::identity::AccountStatus;

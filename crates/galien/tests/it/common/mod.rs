@@ -1,6 +1,6 @@
 //! Shared by the integration tests that drive use cases on a real node: a node with a manual clock,
 //! an `App` on the same store and data directory, people with two-factor sessions, patients.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code)]
 
 use std::sync::Arc;
 
