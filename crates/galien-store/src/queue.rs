@@ -12,6 +12,12 @@ use tokio::task::JoinHandle;
 
 use crate::StoreError;
 
+/// Counts one item as answered, just before its caller gets the answer: a caller that has its
+/// answer never finds itself among the task's pending items. Tasks call it once per item.
+pub(crate) fn answering(pending: &AtomicUsize) {
+    pending.fetch_sub(1, Ordering::SeqCst);
+}
+
 pub(crate) struct Queue<T> {
     sender: std::sync::Mutex<Option<mpsc::Sender<T>>>,
     task: tokio::sync::Mutex<Option<JoinHandle<()>>>,

@@ -144,8 +144,7 @@ async fn run(
             if answer.is_ok() {
                 stats.committed.fetch_add(1, Ordering::Relaxed);
             }
-            // Counted as answered before the caller has its answer, never after.
-            pending.fetch_sub(1, Ordering::SeqCst);
+            crate::queue::answering(&pending);
             let _ = a.answer.send(answer);
         }
     }

@@ -104,7 +104,7 @@ impl Direct {
             if seq.is_ok() {
                 stats.writes_committed.fetch_add(1, Ordering::Relaxed);
             }
-            super::writer::answering(pending);
+            crate::queue::answering(pending);
             let _ = append.answer.send(seq);
         }
     }

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::queue::answering;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use galien_core::audit::AuditEvent;
@@ -202,12 +203,6 @@ async fn skip(item: Item, e: StoreError, pending: &AtomicUsize) {
             let _ = append.answer.send(Err(e));
         }
     }
-}
-
-/// Counts one item as answered, just before its caller gets the answer: a caller that has its
-/// answer never finds itself among the writer's pending items.
-pub(super) fn answering(pending: &AtomicUsize) {
-    pending.fetch_sub(1, Ordering::SeqCst);
 }
 
 async fn run_batch(
