@@ -1,7 +1,8 @@
 //! Checks of the server-rendered pages in Chromium, shared by the page suites (patients, incidents,
 //! telemonitoring): signing in through the forms, and a page as a person sees it at a width (no
 //! sideways scrolling, one `<h1>`, every field labelled, every button and link named, tables
-//! captioned, charts wide enough), with a screenshot of the whole page in `test-artifacts/`.
+//! captioned, charts wide enough, and no violation of axe-core's WCAG 2.1 A and AA rules — the
+//! ground of RGAA 4 — contrast included), with a screenshot of the whole page in `test-artifacts/`.
 
 // Reading the page's facts by key: a missing one is a failed check, as any other.
 #![allow(clippy::indexing_slicing)]
@@ -11,6 +12,7 @@ use crate::browser::Page;
 use crate::people::{self, Enrolled, PASSWORD};
 use galien_core::ManualClock;
 use serde_json::json;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The widths the pages are checked at: (width, mobile, screen name).
@@ -69,11 +71,61 @@ pub async fn check(page: &Page, name: &str, width: u32, mobile: bool) {
             "{name}: a chart too narrow: {facts}"
         );
     }
+    accessibility(page, name).await;
     // The whole page in one picture.
     let height = u32::try_from(facts["height"].as_u64().unwrap().clamp(600, 8000)).unwrap();
     page.set_viewport(width, height, mobile).await;
     page.save_screenshot(name).await;
     page.set_viewport(width, 800, mobile).await;
+}
+
+/// axe-core's rules for WCAG 2.0 and 2.1 at levels A and AA, on which RGAA 4 is built.
+const AXE_TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+/// Deque's axe-core (`testkit/axe`, installed by `scripts/test` with `npm ci`).
+fn axe_source() -> &'static str {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path =
+            crate::browser::workspace_root().join("testkit/axe/node_modules/axe-core/axe.min.js");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "cannot read {} ({e}): run scripts/test, or `npm ci` in testkit/axe",
+                path.display()
+            )
+        })
+    })
+}
+
+/// Runs axe-core on the page as shown now and fails with every violation of WCAG 2.1 A and AA it
+/// finds (contrast, names, roles, language, structure…): which rule, how serious, where, and what
+/// to fix.
+pub async fn accessibility(page: &Page, name: &str) {
+    page.execute(
+        &format!("if (!window.axe) {{ {} }}\nreturn 0;", axe_source()),
+        vec![],
+    )
+    .await;
+    let found = page
+        .execute_async(
+            r#"
+            const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: 'tag', values: arguments[0] }, resultTypes: ['violations'] })
+              .then(r => done(r.violations.map(v => ({
+                rule: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary),
+              }))))
+              .catch(e => done([{ rule: 'axe failed', help: String(e) }]));"#,
+            vec![json!(AXE_TAGS)],
+        )
+        .await;
+    let violations = found.as_array().cloned().unwrap_or_default();
+    assert!(
+        violations.is_empty(),
+        "{name}: {} accessibility violation(s) (WCAG 2.1 A/AA, axe-core):\n{}",
+        violations.len(),
+        serde_json::to_string_pretty(&violations).unwrap()
+    );
 }
 
 /// Signs `who` in through the pages (password, then their TOTP code), ending on `/account`.

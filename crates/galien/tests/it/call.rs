@@ -223,6 +223,8 @@ async fn meet(
     doc.wait_for("#lobby-list button.admit", WAIT).await;
     let lobby = doc.find("#lobby-list").await.text().await;
     assert!(lobby.contains("Claire Petit"), "{lobby}");
+    pages::accessibility(me, "call-waiting-room").await;
+    pages::accessibility(doc, "call-lobby").await;
     doc.find("#lobby-list button.admit").await.click().await;
     wait_state(me, "in-call").await;
     doc.wait_until_js(CONNECTED, WAIT).await;
@@ -302,8 +304,10 @@ async fn act1_doctor_and_patient_meet_talk_and_close_with_a_report() {
     screenshots_on_failure(&[(&doc, "doctor"), (&me, "patient")], async {
         meet(&doc, &me, &w.s, &w.s, id).await;
         doc.save_screenshot("call-doctor-desktop").await;
+        pages::accessibility(&doc, "call-doctor-desktop").await;
         me.set_viewport(390, 844, true).await;
         me.save_screenshot("call-patient-phone").await;
+        pages::accessibility(&me, "call-patient-phone").await;
         let overflow = me
             .execute(
                 "return document.documentElement.scrollWidth > document.documentElement.clientWidth",
@@ -342,6 +346,7 @@ async fn act1_doctor_and_patient_meet_talk_and_close_with_a_report() {
         doc.wait_for_url(|u| u.contains("done=closed"), WAIT).await;
         wait_state(&me, "closed").await;
         me.save_screenshot("call-patient-closed").await;
+        pages::accessibility(&me, "call-patient-closed").await;
         // The patient sees the report in their documents.
         let docs = galien_app::teleconsultation::documents::of_patient(
             &w.app,
@@ -357,6 +362,7 @@ async fn act1_doctor_and_patient_meet_talk_and_close_with_a_report() {
         assert!(body.contains("Compte rendu"), "the patient's documents page lists the report");
         assert!(body.contains("Ordonnance"), "and the prescription");
         me.save_screenshot("call-patient-documents").await;
+        pages::accessibility(&me, "call-patient-documents").await;
         // Nobody can rejoin a closed consultation.
         let again = call::join(
             &w.app,

@@ -790,6 +790,12 @@ mod browser {
         page.goto(&w.s.url("/dpo/incidents")).await;
         let badge = page.find("#nav-incidents .badge").await.text().await;
         assert!(badge.starts_with('2'), "{badge}");
+        // The audit trail's search, with the médecin's reads of Claire's record in it.
+        for (width, mobile, screen) in [(375, true, "phone"), (1280, false, "desktop")] {
+            page.goto(&w.s.url("/dpo/audit?limit=20")).await;
+            page.wait_for("#traces", StdDuration::from_secs(10)).await;
+            check(&page, &format!("audit-{screen}"), width, mobile).await;
+        }
 
         let patient = browser.page(PageOptions::default()).await;
         patient.set_viewport(375, 800, true).await;

@@ -53,6 +53,7 @@ async fn check(page: &Page, name: &str, lang: &str) {
         facts["title"].as_str().unwrap().ends_with("— Galien"),
         "{name}: {facts}"
     );
+    galien_testkit::pages::accessibility(page, name).await;
 }
 
 async fn fill(page: &Page, css: &str, text: &str) {
