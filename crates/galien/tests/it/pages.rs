@@ -139,5 +139,12 @@ async fn ops_pages_work_on_a_phone_with_labels_in_french_and_english() {
     page.set_viewport(1280, 900, false).await;
     page.goto(&s.url("/login/factor")).await;
     check(&page, "second-factor-desktop-en", "en").await;
+    // A page that does not exist: the error page, with its code.
+    page.goto(&s.url("/nulle-part")).await;
+    assert!(
+        page.source().await.contains("REQ-NOT-FOUND"),
+        "the error page gives its code"
+    );
+    check(&page, "not-found-desktop-en", "en").await;
     s.stop().await;
 }
