@@ -1,13 +1,17 @@
 //! The one mapping from error codes to HTTP (CONVENTIONS 7). Every error response carries the
 //! stable code, a message in the person's language and the request id; never a stack, SQL or secret.
 
+use crate::WebState;
+use crate::auth::Signed;
 use crate::i18n::UiLang;
 use crate::observe::current_request_id;
 use askama::Template;
 use axum::BoxError;
 use axum::Json;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
+use galien_app::identity::session::Current;
 use galien_core::error::ErrorClass;
 use galien_core::{ErrorCode, Lang};
 use serde::Serialize;
@@ -84,6 +88,14 @@ struct ErrorTemplate<'a> {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        self.page(None)
+    }
+}
+
+impl PageError {
+    /// The error page, its header showing the navigation of `current` (the person signed in)
+    /// or, without one, the sign-in link.
+    pub fn page(self, current: Option<&Current>) -> Response {
         let (heading, code_label, rid_label, home) = match self.lang {
             Lang::Fr => (
                 "Impossible de continuer",
@@ -99,7 +111,7 @@ impl IntoResponse for PageError {
             ),
         };
         let page = ErrorTemplate {
-            frame: crate::pages::frame(self.lang, "/", None),
+            frame: crate::pages::frame(self.lang, "/", current),
             heading,
             message: self.code.message(self.lang),
             code: self.code.as_str(),
@@ -130,24 +142,36 @@ pub fn wants_json(uri: &Uri, headers: &HeaderMap) -> bool {
             .is_some_and(|a| a.contains("json") && !a.contains("text/html"))
 }
 
-fn coded(code: ErrorCode, lang: Lang, uri: &Uri, headers: &HeaderMap) -> Response {
-    if wants_json(uri, headers) {
-        ApiError { code, lang }.into_response()
-    } else {
-        PageError { code, lang }.into_response()
-    }
-}
-
 /// Fallback for unknown paths: 404 `REQ-NOT-FOUND`, as a page or as JSON.
-pub async fn not_found(UiLang(lang): UiLang, uri: Uri, headers: HeaderMap) -> Response {
-    coded(ErrorCode::NotFound, lang, &uri, &headers)
+pub async fn not_found(
+    State(state): State<WebState>,
+    UiLang(lang): UiLang,
+    request: Request,
+) -> Response {
+    fallback(&state, ErrorCode::NotFound, lang, request).await
 }
 
 /// Fallback for a known path with the wrong method: 405 `REQ-METHOD`.
-pub async fn method_not_allowed(UiLang(lang): UiLang, uri: Uri, headers: HeaderMap) -> Response {
-    let mut r = coded(ErrorCode::MethodNotAllowed, lang, &uri, &headers);
+pub async fn method_not_allowed(
+    State(state): State<WebState>,
+    UiLang(lang): UiLang,
+    request: Request,
+) -> Response {
+    let mut r = fallback(&state, ErrorCode::MethodNotAllowed, lang, request).await;
     *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     r
+}
+
+/// A fallback's answer: JSON for API clients; for people, the error page with the navigation of
+/// the person signed in, if there is one (a mistyped or stale address must not look like a
+/// session that ended).
+async fn fallback(state: &WebState, code: ErrorCode, lang: Lang, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if wants_json(&parts.uri, &parts.headers) {
+        return ApiError { code, lang }.into_response();
+    }
+    let signed = Signed::from_request_parts(&mut parts, state).await.ok();
+    PageError { code, lang }.page(signed.as_ref().map(|s| &s.0))
 }
 
 /// A bare 404 for assets.

@@ -116,6 +116,20 @@ async fn ops_pages_work_on_a_phone_with_labels_in_french_and_english() {
     page.goto(&s.url("/admin/machines")).await;
     check(&page, "admin-machines-phone", "fr").await;
 
+    // An address that leads nowhere: the error page, with its code, and the header still shows
+    // the person signed in (not a sign-in link, as if the session had ended).
+    page.goto(&s.url("/nulle-part")).await;
+    let body = page.source().await;
+    assert!(
+        body.contains("REQ-NOT-FOUND"),
+        "the error page gives its code"
+    );
+    assert!(
+        body.contains("action=\"/logout\"") && !body.contains("href=\"/login\""),
+        "signed in, the header offers to sign out"
+    );
+    check(&page, "not-found-phone", "fr").await;
+
     // Sign out, then the sign-in pages, in English this time.
     page.find("form[action='/logout'] button")
         .await
@@ -139,12 +153,11 @@ async fn ops_pages_work_on_a_phone_with_labels_in_french_and_english() {
     page.set_viewport(1280, 900, false).await;
     page.goto(&s.url("/login/factor")).await;
     check(&page, "second-factor-desktop-en", "en").await;
-    // A page that does not exist: the error page, with its code.
-    page.goto(&s.url("/nulle-part")).await;
-    assert!(
-        page.source().await.contains("REQ-NOT-FOUND"),
-        "the error page gives its code"
-    );
+    // Signed out, the same address: the error page offers to sign in.
+    page.delete_cookies().await;
+    page.goto(&s.url("/nulle-part?lang=en")).await;
+    let body = page.source().await;
+    assert!(body.contains("REQ-NOT-FOUND") && body.contains("href=\"/login\""));
     check(&page, "not-found-desktop-en", "en").await;
     s.stop().await;
 }
