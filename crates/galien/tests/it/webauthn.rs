@@ -282,6 +282,7 @@ async fn enrolment_and_sign_in(backend: Backend) {
         page.execute("document.getElementById('keys').scrollIntoView();", vec![])
             .await;
         page.save_screenshot(&format!("{name}-account")).await;
+        galien_testkit::pages::accessibility(&page, &format!("{name}-account")).await;
     })
     .await;
     page.close().await;
