@@ -18,7 +18,7 @@ use crate::identity::{Cols, corrupt};
 use crate::patients::{NewCareRelationship, insert_relationship, read_only, require, traced_tx};
 use crate::sql::Part;
 use crate::tokens::to_micros;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, point_read};
 use std::sync::LazyLock;
 
 /// An appointment to book.
@@ -223,6 +223,20 @@ macro_rules! appointment_from {
 
 const APPOINTMENT_COLS: &str = concat!(appointment_columns!(), " FROM ", appointment_from!());
 
+const APPOINTMENT_BY_ID: &str = concat!(
+    "SELECT ",
+    appointment_columns!(),
+    " FROM ",
+    appointment_from!(),
+    " WHERE a.id = $1"
+);
+
+/// Whether a guest of a call of the patient's that is still open may be in it.
+const GUEST_OF_PATIENT: &str = "SELECT 1 FROM call_participants p JOIN appointments a ON a.id = p.appointment_id \
+     WHERE p.id = $1 AND p.kind = 'guest' AND a.patient_id = $2 \
+     AND p.link_used_at IS NOT NULL AND p.state <> 'left' \
+     AND a.status IN ('scheduled', 'waiting', 'in_progress')";
+
 /// A patient's appointments, newest first.
 pub(crate) const APPOINTMENTS_PART: Part = Part {
     columns: appointment_columns!(),
@@ -262,6 +276,10 @@ pub(crate) fn appointment_from_row<R: Cols>(r: &R) -> Result<Appointment, StoreE
 const PARTICIPANT_COLS: &str = "p.id, p.appointment_id, p.kind, p.user_id, u.display_name, \
      p.guest_label, p.state, p.waiting_since, p.link_used_at FROM call_participants p \
      LEFT JOIN users u ON u.id = p.user_id";
+
+static PARTICIPANTS_OF: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {PARTICIPANT_COLS} WHERE p.appointment_id = $1 ORDER BY p.created_at, p.id")
+});
 
 fn participant_from_row<R: Cols>(r: &R) -> Result<Participant, StoreError> {
     Ok(Participant {
@@ -393,18 +411,19 @@ impl Store {
 
     /// One appointment's metadata.
     pub async fn appointment(&self, id: AppointmentId) -> Result<Appointment, StoreError> {
-        read_only!(self, |conn| {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {APPOINTMENT_COLS} WHERE a.id = $1"
-            )))
-            .bind(id.as_uuid())
-            .fetch_optional(&mut *conn)
-            .await?;
-            row.as_ref()
-                .map(appointment_from_row)
-                .transpose()?
-                .ok_or(StoreError::NotFound)
-        })
+        // A short indexed read of every call's join: on the calling thread on SQLite.
+        point_read!(
+            self,
+            sqlite: APPOINTMENT_BY_ID,
+            postgres: APPOINTMENT_BY_ID,
+            [id.as_uuid()],
+            |rows| {
+                rows.first()
+                    .map(appointment_from_row)
+                    .transpose()?
+                    .ok_or(StoreError::NotFound)
+            }
+        )
     }
 
     /// Appointments between `from` and `to`, of one médecin or of all (`None`), by time.
@@ -570,15 +589,14 @@ impl Store {
 
     /// The people of a call.
     pub async fn participants(&self, id: AppointmentId) -> Result<Vec<Participant>, StoreError> {
-        read_only!(self, |conn| {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {PARTICIPANT_COLS} WHERE p.appointment_id = $1 ORDER BY p.created_at, p.id"
-            )))
-            .bind(id.as_uuid())
-            .fetch_all(&mut *conn)
-            .await?;
-            rows.iter().map(participant_from_row).collect()
-        })
+        // Read on every join and admission: on the calling thread on SQLite.
+        point_read!(
+            self,
+            sqlite: PARTICIPANTS_OF.as_str(),
+            postgres: PARTICIPANTS_OF.as_str(),
+            [id.as_uuid()],
+            |rows| { rows.iter().map(participant_from_row).collect() }
+        )
     }
 
     /// One participant.
@@ -744,23 +762,20 @@ impl Store {
         guest: ParticipantId,
         patient: PatientId,
     ) -> Result<Relationships, StoreError> {
-        read_only!(self, |conn| {
-            let row = sqlx::query(
-                "SELECT 1 FROM call_participants p JOIN appointments a ON a.id = p.appointment_id \
-                 WHERE p.id = $1 AND p.kind = 'guest' AND a.patient_id = $2 \
-                 AND p.link_used_at IS NOT NULL AND p.state <> 'left' \
-                 AND a.status IN ('scheduled', 'waiting', 'in_progress')",
-            )
-            .bind(guest.as_uuid())
-            .bind(patient.as_uuid())
-            .fetch_optional(&mut *conn)
-            .await?;
-            Ok::<_, StoreError>(if row.is_some() {
-                Relationships::only(Relationship::Act)
-            } else {
-                Relationships::none()
-            })
-        })
+        // The gate's facts of a guest's every join: on the calling thread on SQLite.
+        point_read!(
+            self,
+            sqlite: GUEST_OF_PATIENT,
+            postgres: GUEST_OF_PATIENT,
+            [guest.as_uuid(), patient.as_uuid()],
+            |rows| {
+                Ok::<_, StoreError>(if rows.is_empty() {
+                    Relationships::none()
+                } else {
+                    Relationships::only(Relationship::Act)
+                })
+            }
+        )
     }
 
     /// Stores a chat message under a `consultation.join` permit of the call's patient.

@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 use super::{WrappedDataKey, read_only, traced_tx};
 use crate::identity::{Cols, corrupt};
 use crate::tokens::to_micros;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, point_read};
+
+const DATA_KEY: &str = "SELECT kek, wrapped FROM patient_keys WHERE patient_id = $1";
 
 impl Store {
     /// Up to `limit` data keys wrapped by a key-encryption key other than `current`, after `after`
@@ -125,18 +127,23 @@ impl Store {
                 galien_access::Action::RecordRead,
             ],
         )?;
-        read_only!(self, |conn| {
-            let row = sqlx::query("SELECT kek, wrapped FROM patient_keys WHERE patient_id = $1")
-                .bind(id.as_uuid())
-                .fetch_optional(&mut *conn)
-                .await?;
-            row.map(|r| {
-                Ok(WrappedDataKey {
-                    kek: u32::try_from(r.int(0)?).map_err(|_| corrupt("kek"))?,
-                    bytes: r.bytes(1)?,
-                })
-            })
-            .transpose()
-        })
+        // Read before every write or call that needs the patient's key: on the calling thread
+        // on SQLite.
+        point_read!(
+            self,
+            sqlite: DATA_KEY,
+            postgres: DATA_KEY,
+            [id.as_uuid()],
+            |rows| {
+                rows.first()
+                    .map(|r| {
+                        Ok(WrappedDataKey {
+                            kek: u32::try_from(r.int(0)?).map_err(|_| corrupt("kek"))?,
+                            bytes: r.bytes(1)?,
+                        })
+                    })
+                    .transpose()
+            }
+        )
     }
 }
