@@ -161,7 +161,10 @@ async fn resolve(
             .map(|current| (current, None)),
     };
     match resolved {
-        Ok(found) => Ok(found),
+        Ok(found) => {
+            crate::observe::remember_session(parts, &found.0);
+            Ok(found)
+        }
         Err(AppError::Refused(code)) => Err(NoSession::SignIn { json, code }),
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");

@@ -86,16 +86,21 @@ struct ErrorTemplate<'a> {
     home: &'a str,
 }
 
+/// The page without navigation, carrying the error itself: the outer middleware
+/// ([`crate::observe::observe`]) draws it again with the navigation of the person whose session the
+/// request resolved, and a language switch back to the same address.
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        self.page(None)
+        let mut response = self.page(None, "/");
+        response.extensions_mut().insert(self);
+        response
     }
 }
 
 impl PageError {
     /// The error page, its header showing the navigation of `current` (the person signed in)
-    /// or, without one, the sign-in link.
-    pub fn page(self, current: Option<&Current>) -> Response {
+    /// or, without one, the sign-in link; the language switch comes back to `here`.
+    pub fn page(self, current: Option<&Current>, here: &str) -> Response {
         let (heading, code_label, rid_label, home) = match self.lang {
             Lang::Fr => (
                 "Impossible de continuer",
@@ -111,7 +116,7 @@ impl PageError {
             ),
         };
         let page = ErrorTemplate {
-            frame: crate::pages::frame(self.lang, "/", current),
+            frame: crate::pages::frame(self.lang, here, current),
             heading,
             message: self.code.message(self.lang),
             code: self.code.as_str(),
@@ -164,14 +169,14 @@ pub async fn method_not_allowed(
 
 /// A fallback's answer: JSON for API clients; for people, the error page with the navigation of
 /// the person signed in, if there is one (a mistyped or stale address must not look like a
-/// session that ended).
+/// session that ended): the session is resolved here, as no route's extractor did it.
 async fn fallback(state: &WebState, code: ErrorCode, lang: Lang, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
     if wants_json(&parts.uri, &parts.headers) {
         return ApiError { code, lang }.into_response();
     }
-    let signed = Signed::from_request_parts(&mut parts, state).await.ok();
-    PageError { code, lang }.page(signed.as_ref().map(|s| &s.0))
+    let _signed = Signed::from_request_parts(&mut parts, state).await;
+    PageError { code, lang }.into_response()
 }
 
 /// A bare 404 for assets.

@@ -417,12 +417,25 @@ async fn acc2_secretary_sees_identity_not_notes_and_admin_sees_nothing() {
         seen.body
     );
 
-    // The administrator sees no record at all (ACC-2).
+    // The administrator sees no record at all (ACC-2). The refusal is an error page that still
+    // shows the person signed in (not a sign-in link, as if the session had ended), and its
+    // language switch comes back to the same address.
     let admin = &w.admin.agent;
     for target in [path.as_str(), "/patients", "/patients/new"] {
         let r = admin.get(target).await;
         assert_eq!(r.status, 403, "{target}: {}", r.body);
         assert!(!r.has("Claire") && !r.has("DURAND"), "{}", r.body);
+        assert!(r.has("ACC-DENIED"), "{target}: {}", r.body);
+        assert!(
+            r.has("action=\"/logout\"") && !r.has("href=\"/login\""),
+            "{target}: signed in, the error page's header offers to sign out: {}",
+            r.body
+        );
+        assert!(
+            r.has(&format!("href=\"/lang/en?next={target}\"")),
+            "{target}: {}",
+            r.body
+        );
     }
     assert!(!admin.get("/account").await.has("href=\"/patients\""));
     assert!(w.doc.agent.get("/account").await.has("href=\"/patients\""));
@@ -465,6 +478,11 @@ async fn data2_bad_input_is_refused_and_changes_nothing() {
     // whatever the path names (the session is read before the record's relationships).
     let r = doc.get("/patients/not-a-patient").await;
     assert_eq!(r.status, 404, "{}", r.body);
+    assert!(
+        r.has("action=\"/logout\"") && r.has("href=\"/lang/en?next=/patients/not-a-patient\""),
+        "{}",
+        r.body
+    );
     let nobody = Agent::new(&w.s);
     for p in [path.as_str(), "/patients/not-a-patient"] {
         let r = nobody.get(p).await;
