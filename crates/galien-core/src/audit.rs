@@ -206,6 +206,10 @@ dotted_enum! {
         AuditExported = "audit.exported",
         /// Audit records were purged after their retention period.
         AuditPurged = "audit.purged",
+        /// An encrypted backup of the installation was made (DATA-7).
+        BackupCreated = "backup.created",
+        /// The installation was restored from a backup (DATA-7).
+        BackupRestored = "backup.restored",
     }
 }
 

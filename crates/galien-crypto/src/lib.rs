@@ -2,6 +2,7 @@
 //! companions; this crate only chooses parameters, encodes, and keeps secrets out of `Debug`.
 
 pub mod audit;
+pub mod backup;
 pub mod envelope;
 pub mod keyfile;
 pub mod password;

@@ -245,6 +245,32 @@ impl Store {
         }
     }
 
+    /// Copies the whole SQLite database, as one consistent snapshot taken while nodes keep
+    /// writing (`VACUUM INTO`), into the new file `to`: what `galien backup create` seals
+    /// (DATA-7). The copy holds health data only as it is stored, encrypted. On PostgreSQL the
+    /// operator's `pg_dump` makes the copy: [`StoreError::Other`].
+    pub async fn snapshot_into(&self, to: &std::path::Path) -> Result<(), StoreError> {
+        let Imp::Sqlite(s) = &*self.inner else {
+            return Err(StoreError::Other(
+                "a PostgreSQL database is copied with pg_dump".into(),
+            ));
+        };
+        let to = to
+            .to_str()
+            .ok_or_else(|| StoreError::Other("the snapshot path is not UTF-8".into()))?
+            .to_owned();
+        s.read(move |conn| {
+            Box::pin(async move {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(to)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// Current figures, for Prometheus.
     pub fn stats(&self) -> StoreStats {
         dispatch!(self, s => s.stats())

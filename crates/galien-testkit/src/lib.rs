@@ -99,6 +99,13 @@ impl TestServer {
         Self::start_in(self._dir, database, owned_db, options).await
     }
 
+    /// A node on an installation already in `dir`'s `data/` directory and in `db` (a restored
+    /// backup, say).
+    pub async fn start_on(dir: TempDir, db: TestDatabase, options: Options) -> TestServer {
+        let database = db.url().clone();
+        Self::start_in(dir, database, Some(db), options).await
+    }
+
     async fn start_in(
         dir: TempDir,
         database: DatabaseUrl,

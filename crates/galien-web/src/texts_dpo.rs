@@ -211,6 +211,16 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
         "Traces purgées",
         "Audit records purged",
     ),
+    (
+        "dpo.action.backup.created",
+        "Sauvegarde chiffrée de l'installation",
+        "Encrypted backup of the installation",
+    ),
+    (
+        "dpo.action.backup.restored",
+        "Installation restaurée depuis une sauvegarde",
+        "Installation restored from a backup",
+    ),
 ];
 
 #[cfg(test)]

@@ -101,6 +101,7 @@ pub async fn run(command: AuditCommand) -> ExitCode {
     }
 }
 
+#[derive(Debug)]
 pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) message: String,

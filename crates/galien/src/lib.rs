@@ -2,6 +2,7 @@
 //! command line around it; `galien-testkit` starts the same node in tests.
 
 pub mod audit_cli;
+pub mod backup_cli;
 pub mod client_cert;
 pub mod config;
 pub mod datadir;

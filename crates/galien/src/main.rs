@@ -39,6 +39,9 @@ enum Command {
     /// Clés des données de santé / health-data keys: rotate, status.
     #[command(subcommand)]
     Keys(galien::ops_cli::KeysCommand),
+    /// Sauvegardes chiffrées / encrypted backups: create, verify, restore.
+    #[command(subcommand)]
+    Backup(galien::backup_cli::BackupCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
             Command::Audit(command) => galien::audit_cli::run(command).await,
             Command::Access(command) => galien::ops_cli::run_access(command).await,
             Command::Keys(command) => galien::ops_cli::run_keys(command).await,
+            Command::Backup(command) => galien::backup_cli::run(command).await,
         }
     })
 }

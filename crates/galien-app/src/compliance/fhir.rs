@@ -66,6 +66,8 @@ pub fn event_type(action: AuditAction) -> (&'static str, &'static str) {
         A::RecordExport => ("110106", "Export"),
         A::RecordPrint => ("110106", "Export"),
         A::AuditExported | A::AuditPurged => ("110101", "Audit Log Used"),
+        A::BackupCreated => ("110106", "Export"),
+        A::BackupRestored => ("110107", "Import"),
     }
 }
 
@@ -82,13 +84,16 @@ fn dicom_subtype(action: AuditAction) -> Option<(&'static str, &'static str)> {
 pub fn action_code(action: AuditAction) -> &'static str {
     use AuditAction as A;
     match action {
-        A::AccountInvited | A::MachineClientCreated | A::MachineTokenIssued | A::IncidentOpened => {
-            "C"
-        }
+        A::AccountInvited
+        | A::MachineClientCreated
+        | A::MachineTokenIssued
+        | A::IncidentOpened
+        | A::BackupRestored => "C",
         A::RecordRead
         | A::RecordExport
         | A::RecordPrint
         | A::AuditExported
+        | A::BackupCreated
         | A::ConsultationJoined => "R",
         A::RecordWrite
         | A::AuthFactorEnrolled

@@ -16,6 +16,7 @@ mod common;
 mod api_schema;
 mod appointment_pages;
 mod audit_cli;
+mod backup;
 mod call;
 mod certificate;
 mod cli;
