@@ -46,6 +46,8 @@ pub struct AppSettings {
     /// The organisation's time zone: the time people read on their clocks, in which pages show and
     /// forms read times, and documents are dated (storage, traces and the API stay in UTC).
     pub time_zone: galien_core::Zone,
+    /// What the processing register says of the installation beyond these settings (GDPR-1).
+    pub installation: compliance::register::InstallationFacts,
 }
 
 /// An OpenID Connect provider asserting two factors (Pro Santé Connect style, AUTH-2).

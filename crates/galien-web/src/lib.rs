@@ -147,6 +147,7 @@ pub fn router(state: WebState, settings: HttpSettings, extra: Router) -> Router 
         .merge(pages::oidc::routes())
         .merge(pages::webauthn::routes())
         .merge(pages::dpo::routes())
+        .merge(pages::register::routes())
         .merge(pages::patients::routes())
         .merge(pages::emergency_review::routes())
         .merge(pages::incidents::routes())

@@ -5,6 +5,45 @@
 /// (key, French, English)
 pub const TEXTS: &[(&str, &str, &str)] = &[
     ("nav.dpo", "Traces", "Audit trail"),
+    ("nav.register", "Registre", "Register"),
+    (
+        "register.title",
+        "Registre des traitements et AIPD",
+        "Processing register and DPIA",
+    ),
+    (
+        "register.lead",
+        "La fiche de registre (art. 30 RGPD) et le projet d'analyse d'impact (art. 35) de cette installation, écrits à partir de sa configuration. Complétez ce qu'elle ne dit pas, puis déposez le document dans votre registre.",
+        "The register entry (GDPR art. 30) and the draft impact assessment (art. 35) of this installation, written from its configuration. Complete what it does not say, then file the document in your register.",
+    ),
+    ("register.generated", "Établi le", "Written on"),
+    (
+        "register.download",
+        "Télécharger (Markdown, pour le compléter)",
+        "Download (Markdown, to complete it)",
+    ),
+    ("register.file", "registre-galien", "galien-register"),
+    (
+        "register.attention",
+        "Points d'attention",
+        "Attention points",
+    ),
+    ("register.flag", "À revoir", "To review"),
+    (
+        "register.entry",
+        "Fiche de registre (art. 30 RGPD)",
+        "Register entry (GDPR art. 30)",
+    ),
+    (
+        "register.dpia",
+        "Projet d'analyse d'impact (AIPD)",
+        "Draft data protection impact assessment (DPIA)",
+    ),
+    (
+        "register.dpia.lead",
+        "Les trois risques que la CNIL demande d'étudier, avec les mesures en place ; la gravité et la vraisemblance restent à évaluer par le responsable du traitement.",
+        "The three risks the CNIL asks to study, with the measures in force; severity and likelihood remain for the controller to assess.",
+    ),
     ("dpo.title", "Traces d'accès", "Audit trail"),
     (
         "dpo.lead",

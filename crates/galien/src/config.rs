@@ -52,6 +52,25 @@ pub struct Config {
     pub siem: SiemConfig,
     /// STUN and TURN servers for calls.
     pub ice: IceConfig,
+    /// Who runs this installation, for the processing register (GDPR-1).
+    pub organisation: OrganisationConfig,
+}
+
+/// `[organisation]` (GDPR-1): what the processing register cannot learn from the rest of the
+/// configuration. Each is optional; the register marks what is missing as to complete.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrganisationConfig {
+    /// The data controller (responsable de traitement), e.g. "Centre hospitalier de Lannion".
+    pub name: Option<String>,
+    /// Its postal address.
+    pub address: Option<String>,
+    /// The data protection officer's name.
+    pub dpo_name: Option<String>,
+    /// The DPO's e-mail address.
+    pub dpo_email: Option<String>,
+    /// The certified health data host (hébergeur HDS) running this installation.
+    pub host: Option<String>,
 }
 
 /// `[ice]` (ACT-1): the STUN and TURN servers that call pages use. TURN credentials are derived
@@ -262,6 +281,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             siem: SiemConfig::default(),
             ice: IceConfig::default(),
+            organisation: OrganisationConfig::default(),
         }
     }
 }
@@ -583,6 +603,11 @@ pub const KEYS: &[&str] = &[
     "ice.turn_secret",
     "ice.credential_ttl_secs",
     "ice.relay_only",
+    "organisation.name",
+    "organisation.address",
+    "organisation.dpo_name",
+    "organisation.dpo_email",
+    "organisation.host",
 ];
 
 /// Environment variables with the `GALIEN_` prefix that are not configuration keys.
@@ -859,6 +884,13 @@ fn fix_for(key: &str) -> String {
         "siem.ca" => {
             "give the PEM file of the authority that issued the collector's certificate, with siem.address"
                 .into()
+        }
+        "organisation.dpo_email" => "give the DPO's e-mail address, such as dpo@example.fr".into(),
+        "organisation.name"
+        | "organisation.address"
+        | "organisation.dpo_name"
+        | "organisation.host" => {
+            "give at most 300 characters of text (the address may span lines)".into()
         }
         "siem.app_name" | "siem.hostname" => {
             "give printable ASCII without spaces (app_name: at most 48 characters)".into()
@@ -1141,6 +1173,33 @@ impl Config {
             }
             None => None,
         };
+        let o = &self.organisation;
+        for (key, value) in [
+            ("organisation.name", &o.name),
+            ("organisation.address", &o.address),
+            ("organisation.dpo_name", &o.dpo_name),
+            ("organisation.dpo_email", &o.dpo_email),
+            ("organisation.host", &o.host),
+        ] {
+            if let Some(v) = value
+                && (v.trim().is_empty()
+                    || v.chars().count() > 300
+                    || v.chars().any(|c| c.is_control() && c != '\n'))
+            {
+                return Err(err(
+                    key,
+                    "is empty, too long or holds control characters".into(),
+                ));
+            }
+        }
+        if let Some(email) = &o.dpo_email
+            && galien_core::identity::Email::parse(email).is_none()
+        {
+            return Err(err(
+                "organisation.dpo_email",
+                format!("{email:?} is not an e-mail address"),
+            ));
+        }
         Ok(ValidConfig {
             config: self,
             database,
@@ -1219,6 +1278,32 @@ impl ValidConfig {
     /// Grace given to in-flight requests at shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.config.http.shutdown_grace_secs)
+    }
+
+    /// What the processing register says of the installation (GDPR-1).
+    pub fn installation_facts(&self) -> galien_app::compliance::register::InstallationFacts {
+        use galien_app::compliance::register::{InstallationFacts, Organisation, Transport};
+        let c = &self.config;
+        let o = &c.organisation;
+        InstallationFacts {
+            organisation: Organisation {
+                name: o.name.clone(),
+                address: o.address.clone(),
+                dpo_name: o.dpo_name.clone(),
+                dpo_email: o.dpo_email.clone(),
+                host: o.host.clone(),
+            },
+            transport: match self.tls {
+                TlsMode::Off => Transport::Plain,
+                TlsMode::Files { .. } => Transport::Tls,
+                TlsMode::SelfSigned => Transport::SelfSigned,
+            },
+            client_certificates: c.tls.client_ca.is_some(),
+            siem: c.siem.address.clone(),
+            smtp: c.smtp.host.clone(),
+            audit_retention_days: c.audit.retention_days,
+            audit_checkpoint_secs: c.audit.checkpoint_interval_secs,
+        }
     }
 
     /// STUN and TURN servers for calls (ACT-1).
@@ -1302,6 +1387,11 @@ mod tests {
             "siem.hostname",
             "ice.turn_secret",
             "anomaly.utc_offset_hours",
+            "organisation.name",
+            "organisation.address",
+            "organisation.dpo_name",
+            "organisation.dpo_email",
+            "organisation.host",
         ] {
             present.push(k.to_owned());
         }
@@ -1424,6 +1514,31 @@ mod tests {
         assert_eq!(e.key, "tls.key");
         let e = load_env(&[("GALIEN_LOG_LEVEL", "galien=loud")]).unwrap_err();
         assert_eq!(e.key, "log.level");
+    }
+
+    #[test]
+    fn gdpr1_the_organisation_is_read_and_checked() {
+        let v = load_env(&[
+            ("GALIEN_ORGANISATION_NAME", "Centre hospitalier de Lannion"),
+            ("GALIEN_ORGANISATION_DPO_EMAIL", "dpo@ch-lannion.example.fr"),
+            ("GALIEN_AUDIT_RETENTION_DAYS", "200"),
+        ])
+        .unwrap();
+        let facts = v.installation_facts();
+        assert_eq!(
+            facts.organisation.name.as_deref(),
+            Some("Centre hospitalier de Lannion")
+        );
+        assert_eq!(facts.organisation.host, None);
+        assert_eq!(facts.audit_retention_days, 200);
+        let e = load_env(&[("GALIEN_ORGANISATION_DPO_EMAIL", "dpo-at-ch")]).unwrap_err();
+        assert_eq!(e.key, "organisation.dpo_email");
+        assert!(e.fix.contains("e-mail"), "{e}");
+        let e = load_env(&[("GALIEN_ORGANISATION_NAME", "  ")]).unwrap_err();
+        assert_eq!(e.key, "organisation.name");
+        let long = "x".repeat(301);
+        let e = load_env(&[("GALIEN_ORGANISATION_HOST", long.as_str())]).unwrap_err();
+        assert_eq!(e.key, "organisation.host");
     }
 
     #[test]

@@ -152,6 +152,7 @@ pub fn make_app(
             programmes,
             ice: config.ice_settings(),
             time_zone: config.time_zone,
+            installation: config.installation_facts(),
         }),
         oidc: Arc::default(),
         gate: Arc::new(gate),

@@ -17,6 +17,7 @@ pub mod monitoring;
 pub mod my_record;
 pub mod oidc;
 pub mod patients;
+pub mod register;
 pub mod webauthn;
 
 use crate::errors::status_for;

@@ -796,6 +796,18 @@ mod browser {
             page.wait_for("#traces", StdDuration::from_secs(10)).await;
             check(&page, &format!("audit-{screen}"), width, mobile).await;
         }
+        // The processing register and the draft DPIA (GDPR-1).
+        for (width, mobile, screen) in [(375, true, "phone"), (1280, false, "desktop")] {
+            page.goto(&w.s.url("/dpo/register")).await;
+            page.wait_for("#registre", StdDuration::from_secs(10)).await;
+            check(
+                &page,
+                &format!("processing-register-{screen}"),
+                width,
+                mobile,
+            )
+            .await;
+        }
 
         let patient = browser.page(PageOptions::default()).await;
         patient.set_viewport(375, 800, true).await;

@@ -32,6 +32,7 @@ mod oidc;
 mod pages;
 mod patient_pages;
 mod patients;
+mod register;
 mod server;
 mod siem;
 mod teleconsultation;
