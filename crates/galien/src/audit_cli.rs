@@ -89,6 +89,11 @@ pub async fn run(command: AuditCommand) -> ExitCode {
         AuditCommand::Checkpoint(args) => checkpoint(args).await,
         AuditCommand::Purge(args) => purge(args).await,
     };
+    finish(result)
+}
+
+/// The exit status of an operator command; a failure is one line on stderr.
+pub(crate) fn finish(result: Result<ExitCode, Failure>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(Failure { code, message }) => {

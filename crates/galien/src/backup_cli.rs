@@ -89,21 +89,11 @@ const FORMAT: u32 = 1;
 
 /// Runs a backup command to its exit status.
 pub async fn run(command: BackupCommand) -> ExitCode {
-    let result = match command {
+    crate::audit_cli::finish(match command {
         BackupCommand::Create(args) => create(args).await,
         BackupCommand::Verify(args) => verify(args).await,
         BackupCommand::Restore(args) => restore(args).await,
-    };
-    match result {
-        Ok(code) => code,
-        Err(Failure { code, message }) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("galien: error: {message}");
-            }
-            ExitCode::from(code)
-        }
-    }
+    })
 }
 
 fn io_fail(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Failure {

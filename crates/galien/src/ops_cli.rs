@@ -5,7 +5,7 @@
 //! server: `keys rotate` re-wraps each data key with compare-and-set, and a running node picks up the
 //! new key-encryption key from the key directory.
 
-use crate::audit_cli::{AuditCommonArgs, Failure, fail, load_config, open_store};
+use crate::audit_cli::{AuditCommonArgs, Failure, fail, finish, load_config, open_store};
 use clap::{Args, Subcommand};
 use galien_core::Clock;
 use std::process::ExitCode;
@@ -45,19 +45,6 @@ pub struct RotateArgs {
     /// Delete the old key-encryption keys that no longer wrap any data key.
     #[arg(long)]
     pub retire: bool,
-}
-
-fn finish(result: Result<ExitCode, Failure>) -> ExitCode {
-    match result {
-        Ok(code) => code,
-        Err(Failure { code, message }) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("galien: error: {message}");
-            }
-            ExitCode::from(code)
-        }
-    }
 }
 
 /// Runs an access command.

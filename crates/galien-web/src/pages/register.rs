@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use galien_app::compliance::register::{self, Item, Section};
+use galien_app::compliance::register::{self, Item, Register, Section};
 
 /// The register's routes.
 pub fn routes() -> Router<WebState> {
@@ -88,18 +88,27 @@ fn view(sections: Vec<Section>) -> Vec<SectionView> {
         .collect()
 }
 
+/// The register in the person's language, if they may read it.
+async fn officer_register(
+    state: &WebState,
+    current: &galien_app::identity::session::Current,
+    ctx: &galien_app::RequestContext,
+) -> Result<Register, PageError> {
+    register::for_officer(&state.app, ctx, current, ctx.lang)
+        .await
+        .map_err(|e| PageError {
+            code: e.code(),
+            lang: ctx.lang,
+        })
+}
+
 async fn show(
     State(state): State<WebState>,
     Strong(current): Strong,
     Ctx(ctx): Ctx,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let register = register::for_officer(&state.app, &ctx, &current, lang)
-        .await
-        .map_err(|e| PageError {
-            code: e.code(),
-            lang,
-        })?;
+    let register = officer_register(&state, &current, &ctx).await?;
     let frame = with_open_incidents(
         frame(lang, "/dpo/register", Some(&current)),
         &state.app,
@@ -124,12 +133,7 @@ async fn markdown(
     Ctx(ctx): Ctx,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let register = register::for_officer(&state.app, &ctx, &current, lang)
-        .await
-        .map_err(|e| PageError {
-            code: e.code(),
-            lang,
-        })?;
+    let register = officer_register(&state, &current, &ctx).await?;
     let t = T { lang };
     let generated = format!(
         "{} {}",
