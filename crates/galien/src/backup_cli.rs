@@ -158,6 +158,39 @@ impl Drop for Scratch {
     }
 }
 
+/// How old a `.backup-…` scratch directory must be to be taken for the leftover of an
+/// interrupted backup rather than one running beside this one.
+const STALE_BACKUP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes the scratch directories (`prefix…`) an interrupted backup or restore left in the data
+/// directory, once older than `age`: they hold an unsealed copy of the database.
+fn remove_stale(data_dir: &Path, prefix: &str, age: std::time::Duration) {
+    let Ok(entries) = fs::read_dir(data_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old_enough = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed >= age);
+        if entry.file_name().to_string_lossy().starts_with(prefix)
+            && entry.path().is_dir()
+            && old_enough
+        {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "galien: removing {}, left by an interrupted backup or restore",
+                    entry.path().display()
+                );
+            }
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn create_private(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .write(true)
@@ -228,6 +261,7 @@ async fn create(args: CreateArgs) -> Result<ExitCode, Failure> {
     let master = master_key(&config, None)?;
     let now = galien_core::SystemClock.now();
     let id = uuid::Uuid::new_v4().to_string();
+    remove_stale(&data_dir, ".backup-", STALE_BACKUP);
     let scratch = Scratch::new(data_dir.join(format!(".backup-{}", random_hex(8))))?;
 
     // The database first, to a scratch file: a snapshot on SQLite, a dump on PostgreSQL.
@@ -622,6 +656,8 @@ async fn restore(args: FromArgs) -> Result<ExitCode, Failure> {
         }
         DatabaseUrl::Sqlite { .. } => {}
     }
+    // Under the data directory's lock, no other restore runs: any earlier one was interrupted.
+    remove_stale(&data_dir, ".restore-", std::time::Duration::ZERO);
     let scratch = Scratch::new(data_dir.join(format!(".restore-{}", random_hex(8))))?;
     let manifest = unpack(&master, &args.from, &scratch.0)?;
     let target = engine_of(&config.database);
@@ -757,6 +793,23 @@ mod tests {
         ] {
             assert!(!allowed_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn data7_leftovers_of_interrupted_backups_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [".backup-1", ".restore-2", "keys"] {
+            fs::create_dir(dir.path().join(name)).unwrap();
+            fs::write(dir.path().join(name).join("galien.db"), b"x").unwrap();
+        }
+        // A backup running beside this one is left alone until it is a day old.
+        remove_stale(dir.path(), ".backup-", STALE_BACKUP);
+        assert!(dir.path().join(".backup-1").is_dir());
+        remove_stale(dir.path(), ".backup-", std::time::Duration::ZERO);
+        assert!(!dir.path().join(".backup-1").exists());
+        remove_stale(dir.path(), ".restore-", std::time::Duration::ZERO);
+        assert!(!dir.path().join(".restore-2").exists());
+        assert!(dir.path().join("keys").join("galien.db").is_file());
     }
 
     #[test]
