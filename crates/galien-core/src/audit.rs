@@ -552,7 +552,7 @@ mod tests {
         for o in Outcome::ALL {
             assert_eq!(Outcome::parse(o.as_str()), Some(*o));
         }
-        assert_eq!(AuditAction::ALL.len(), 35);
+        assert_eq!(AuditAction::ALL.len(), 37);
         assert!(AuditAction::parse("record.delete").is_none());
     }
 }
