@@ -11,7 +11,6 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
-use galien_app::identity::session::Current;
 use galien_core::error::ErrorClass;
 use galien_core::{ErrorCode, Lang};
 use serde::Serialize;
@@ -98,9 +97,9 @@ impl IntoResponse for PageError {
 }
 
 impl PageError {
-    /// The error page, its header showing the navigation of `current` (the person signed in)
-    /// or, without one, the sign-in link; the language switch comes back to `here`.
-    pub fn page(self, current: Option<&Current>, here: &str) -> Response {
+    /// The error page, its header showing `nav` (the person signed in) or, without one, the
+    /// sign-in link; the language switch comes back to `here`.
+    pub fn page(self, nav: Option<crate::pages::Nav>, here: &str) -> Response {
         let (heading, code_label, rid_label, home) = match self.lang {
             Lang::Fr => (
                 "Impossible de continuer",
@@ -116,7 +115,7 @@ impl PageError {
             ),
         };
         let page = ErrorTemplate {
-            frame: crate::pages::frame(self.lang, here, current),
+            frame: crate::pages::frame_with(self.lang, here, nav),
             heading,
             message: self.code.message(self.lang),
             code: self.code.as_str(),

@@ -7,6 +7,7 @@
 
 use crate::WebState;
 use crate::errors::PageError;
+use crate::pages::Nav;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method};
@@ -36,16 +37,17 @@ struct RequestSlots(Arc<Slots>);
 #[derive(Debug, Default)]
 struct Slots {
     route: Mutex<Option<String>>,
-    current: OnceLock<Current>,
+    nav: OnceLock<Nav>,
 }
 
-/// Keeps the session the request's extractor resolved, so that an error page answered later on
-/// this request shows that person's navigation. The first one kept wins.
+/// Keeps the header of the session the request's extractor resolved (not the session itself:
+/// two small strings), so that an error page answered later on this request shows that person's
+/// navigation. The first one kept wins.
 pub(crate) fn remember_session(parts: &Parts, current: &Current) {
     if let Some(slots) = parts.extensions.get::<RequestSlots>()
-        && slots.0.current.get().is_none()
+        && slots.0.nav.get().is_none()
     {
-        let _ = slots.0.current.set(current.clone());
+        let _ = slots.0.nav.set(crate::pages::nav_of(current));
     }
 }
 
@@ -68,7 +70,7 @@ pub async fn observe(State(state): State<WebState>, mut req: Request, next: Next
             Method::GET | Method::HEAD => uri.path_and_query().map_or("/", |pq| pq.as_str()),
             _ => "/",
         };
-        let page = REQUEST_ID.sync_scope(id, || error.page(slot.0.current.get(), here));
+        let page = REQUEST_ID.sync_scope(id, || error.page(slot.0.nav.get().cloned(), here));
         *response.body_mut() = page.into_body();
     }
     let elapsed = started.elapsed();

@@ -75,23 +75,33 @@ pub struct Nav {
 
 /// Builds the frame of a page.
 pub fn frame(lang: Lang, here: impl Into<String>, current: Option<&Current>) -> Frame {
+    frame_with(lang, here, current.map(nav_of))
+}
+
+/// Builds the frame of a page with the header of `nav` (none: the sign-in link).
+pub fn frame_with(lang: Lang, here: impl Into<String>, nav: Option<Nav>) -> Frame {
     Frame {
         lang,
         chrome: chrome(lang),
         here: here.into(),
-        nav: current.map(|c| Nav {
-            name: c.user.display_name.clone(),
-            csrf: c.csrf_token(),
-            is_admin: c.user.role == galien_core::identity::Role::Administrateur,
-            is_dpo: c.user.role == galien_core::identity::Role::Dpo,
-            sees_patients: sees_patients(c.user.role),
-            sees_monitoring: c.user.role.is_health_professional(),
-            is_patient: c.user.role == galien_core::identity::Role::Patient,
-            sees_appointments: appointments::books(c.user.role),
-            open_incidents: None,
-            strong: c.is_strong(),
-        }),
+        nav,
         t: T { lang },
+    }
+}
+
+/// The header of the person of `c`.
+pub fn nav_of(c: &Current) -> Nav {
+    Nav {
+        name: c.user.display_name.clone(),
+        csrf: c.csrf_token(),
+        is_admin: c.user.role == galien_core::identity::Role::Administrateur,
+        is_dpo: c.user.role == galien_core::identity::Role::Dpo,
+        sees_patients: sees_patients(c.user.role),
+        sees_monitoring: c.user.role.is_health_professional(),
+        is_patient: c.user.role == galien_core::identity::Role::Patient,
+        sees_appointments: appointments::books(c.user.role),
+        open_incidents: None,
+        strong: c.is_strong(),
     }
 }
 
