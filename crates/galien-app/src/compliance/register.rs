@@ -40,7 +40,7 @@ pub async fn for_officer(
         .await?;
         return Err(AppError::Refused(ErrorCode::AccessDenied));
     }
-    Ok(register(app, lang))
+    register(app, lang).await
 }
 
 /// The organisation as the configuration names it (`[organisation]`).
@@ -151,8 +151,21 @@ fn flagged(label: String, lines: Vec<String>) -> Item {
     }
 }
 
-/// The register of `app`'s installation, in `lang`.
-pub fn register(app: &App, lang: Lang) -> Register {
+/// The backups the audit trail records over the last 30 days: how many, and the last one's time.
+async fn recent_backups(app: &App) -> Result<(usize, Option<OffsetDateTime>), AppError> {
+    let filter = galien_store::AuditFilter {
+        action: Some(AuditAction::BackupCreated),
+        from: Some(app.clock.now() - time::Duration::days(30)),
+        limit: Some(1000),
+        ..galien_store::AuditFilter::default()
+    };
+    let found = app.store.audit_events(&filter).await?;
+    Ok((found.len(), found.last().map(|e| e.event.at)))
+}
+
+/// The register of `app`'s installation, in `lang`; the backups come from the audit trail.
+pub async fn register(app: &App, lang: Lang) -> Result<Register, AppError> {
+    let backups = recent_backups(app).await?;
     let s = &app.settings;
     let facts = &s.installation;
     let w = Words(lang);
@@ -557,13 +570,7 @@ pub fn register(app: &App, lang: Lang) -> Register {
             ),
             transport,
             item(w.s("Traçabilité", "Traceability"), traces),
-            item(
-                w.s("Sauvegardes", "Backups"),
-                vec![w.s(
-                    "`galien backup create` : sauvegardes chiffrées sous la clé maîtresse, conservée à part ; `galien backup verify` prouve la restauration",
-                    "`galien backup create`: backups encrypted under the master key, kept apart; `galien backup verify` proves they restore",
-                )],
-            ),
+            backup_item(&w, backups, s.time_zone, app.clock.now()),
         ],
     };
 
@@ -699,11 +706,49 @@ pub fn register(app: &App, lang: Lang) -> Register {
         .filter(|i| i.attention)
         .map(|i| format!("{} — {}", i.label, i.lines.join(" ; ")))
         .collect();
-    Register {
+    Ok(Register {
         generated_at: app.clock.now(),
         register,
         dpia,
         attention,
+    })
+}
+
+/// The backups line: the measure, and what the trail shows of it; none in a week is an attention
+/// point.
+fn backup_item(
+    w: &Words,
+    (count, last): (usize, Option<OffsetDateTime>),
+    zone: galien_core::Zone,
+    now: OffsetDateTime,
+) -> Item {
+    let mut lines = vec![w.s(
+        "`galien backup create` : sauvegardes chiffrées sous la clé maîtresse, conservée à part ; `galien backup verify` prouve la restauration",
+        "`galien backup create`: backups encrypted under the master key, kept apart; `galien backup verify` proves they restore",
+    )];
+    let recent = last.is_some_and(|at| now - at <= time::Duration::days(7));
+    match last {
+        Some(at) => lines.push(format!(
+            "{} {} ({count} {})",
+            w.s("Dernière sauvegarde tracée :", "Last backup traced:"),
+            zone.local(at).date(),
+            w.s("sur les 30 derniers jours", "over the last 30 days")
+        )),
+        None => lines.push(w.s(
+            "Aucune sauvegarde tracée sur les 30 derniers jours",
+            "No backup traced over the last 30 days",
+        )),
+    }
+    if !recent {
+        lines.push(w.s(
+            "Point d'attention : pas de sauvegarde depuis plus de 7 jours ; planifiez `galien backup create` (et `galien backup verify`)",
+            "Attention: no backup for more than 7 days; schedule `galien backup create` (and `galien backup verify`)",
+        ));
+    }
+    Item {
+        label: w.s("Sauvegardes", "Backups"),
+        lines,
+        attention: !recent,
     }
 }
 

@@ -4,8 +4,10 @@
 //! settings that weaken a measure flagged; in French and in English; for the DPO and the
 //! administrator only, a refusal traced for anyone else.
 
+use galien_core::Clock;
 use galien_core::ManualClock;
-use galien_core::audit::{AuditAction, Outcome};
+use galien_core::audit::{AuditAction, AuditActor, AuditEvent, Outcome, ResourceRef, Source};
+use galien_core::ids::AuditEventId;
 use galien_store::{AuditFilter, Backend};
 use galien_testkit::people::{self, Inviter};
 use galien_testkit::{Options, TestServer};
@@ -14,6 +16,7 @@ use time::macros::datetime;
 
 struct World {
     s: TestServer,
+    clock: Arc<ManualClock>,
     admin: people::Enrolled,
     dpo: people::Enrolled,
     doc: people::Enrolled,
@@ -31,11 +34,11 @@ async fn world(settings: Vec<(&'static str, toml::Value)>) -> World {
     )
     .await;
     let admin = people::enrol_first_admin(&s, &clock).await;
-    let w = Inviter::new(&s, &clock, &admin);
-    let dpo = w
+    let inviter = Inviter::new(&s, &clock, &admin);
+    let dpo = inviter
         .person("dpo", "Delphine Po", "dpo@galien.test", None)
         .await;
-    let doc = w
+    let doc = inviter
         .person(
             "medecin",
             "Dr Bernard Martin",
@@ -43,7 +46,13 @@ async fn world(settings: Vec<(&'static str, toml::Value)>) -> World {
             Some("1000000042"),
         )
         .await;
-    World { s, admin, dpo, doc }
+    World {
+        s,
+        clock,
+        admin,
+        dpo,
+        doc,
+    }
 }
 
 fn text(v: &str) -> toml::Value {
@@ -180,5 +189,43 @@ async fn gdpr1_an_unnamed_organisation_is_to_complete() {
     assert!(page.has("365 jours") && !page.has("la CNIL recommande"));
     // No mail relay configured: none named.
     assert!(!page.has("relais de messagerie"));
+    // No backup in the trail: an attention point.
+    assert!(
+        page.has("Aucune sauvegarde tracée sur les 30 derniers jours")
+            && page.has("pas de sauvegarde depuis plus de 7 jours"),
+        "{}",
+        page.body
+    );
+    // Once the trail records one (as `galien backup create` does), the register shows it.
+    let at = w.clock.now() - time::Duration::days(2);
+    w.s.store
+        .append_audit(&AuditEvent {
+            id: AuditEventId::generate(at, &galien_core::OsEntropy),
+            at,
+            actor: AuditActor {
+                client: Some("galien-cli".into()),
+                ..AuditActor::default()
+            },
+            action: AuditAction::BackupCreated,
+            outcome: Outcome::Success,
+            resource: Some(ResourceRef {
+                kind: "backup".into(),
+                id: "7a1c9a64-5d0e-4a53-9f5e-2b0f3c1f0d11".into(),
+            }),
+            patient: None,
+            purpose: Some("operations".into()),
+            emergency: false,
+            source: Source::default(),
+            reason: Some("BACKUP:sqlite:483890".into()),
+        })
+        .await
+        .unwrap();
+    let page = w.dpo.agent.get("/dpo/register").await;
+    assert!(
+        page.has("Dernière sauvegarde tracée : 2026-11-26 (1 sur les 30 derniers jours)")
+            && !page.has("pas de sauvegarde depuis plus de 7 jours"),
+        "{}",
+        page.body
+    );
     w.s.stop().await;
 }
