@@ -40,6 +40,16 @@ pub struct Options {
     pub keys_from: Option<PathBuf>,
 }
 
+impl Options {
+    /// A node on the clock the test controls.
+    pub fn clocked(clock: &Arc<galien_core::ManualClock>) -> Options {
+        Options {
+            clock: Some(clock.clone()),
+            ..Options::default()
+        }
+    }
+}
+
 /// A running node.
 #[derive(Debug)]
 pub struct TestServer {

@@ -43,14 +43,7 @@ struct World {
 
 async fn world() -> World {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 08:00 UTC)));
-    let s = TestServer::start_with(
-        Backend::Sqlite,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = TestServer::start_with(Backend::Sqlite, Options::clocked(&clock)).await;
     let admin = people::enrol_first_admin(&s, &clock).await;
     let w = Inviter::new(&s, &clock, &admin);
     let doc = w

@@ -63,14 +63,7 @@ fn text(out: &Output) -> String {
 
 async fn backup_restores_a_working_installation(backend: Backend) {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
-    let s = TestServer::start_with(
-        backend,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = TestServer::start_with(backend, Options::clocked(&clock)).await;
     let admin = people::enrol_first_admin(&s, &clock).await;
     let doc = Inviter::new(&s, &clock, &admin)
         .person(
@@ -240,15 +233,7 @@ async fn backup_restores_a_working_installation(backend: Backend) {
 
     // The restored installation serves the same record to the same doctor.
     clock.advance(time::Duration::seconds(60));
-    let s = TestServer::start_on(
-        dir,
-        db,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = TestServer::start_on(dir, db, Options::clocked(&clock)).await;
     let doc = people::sign_in(&s, &doc_email, &doc_password, &doc_totp, &clock).await;
     let page = doc.get(&record).await;
     assert_eq!(page.status, 200, "{}", page.body);

@@ -133,14 +133,7 @@ async fn world_on(s: TestServer, clock: Arc<ManualClock>) -> World {
 
 async fn world(backend: Backend) -> World {
     let clock = Arc::new(ManualClock::new(T0));
-    let s = TestServer::start_with(
-        backend,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = TestServer::start_with(backend, Options::clocked(&clock)).await;
     world_on(s, clock).await
 }
 

@@ -43,14 +43,7 @@ struct World {
 
 async fn world(backend: Backend) -> World {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
-    let s = TestServer::start_with(
-        backend,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = TestServer::start_with(backend, Options::clocked(&clock)).await;
     let admin = people::enrol_first_admin(&s, &clock).await;
     let link = people::invite(&admin.agent, "dpo", "Delphine Po", "dpo@galien.test", "").await;
     let dpo = people::accept_invitation(&s, &link, "dpo@galien.test", &clock).await;

@@ -41,14 +41,7 @@ on_both_backends!(
 
 async fn start(backend: Backend) -> (TestServer, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
-    let s = TestServer::start_with(
-        backend,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = TestServer::start_with(backend, Options::clocked(&clock)).await;
     (s, clock)
 }
 

@@ -50,14 +50,7 @@ async fn token(s: &TestServer, id: &str, secret: &str) -> reqwest::Response {
 async fn auth_09_device_gets_scoped_short_lived_tokens_and_revocation_is_immediate() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
-        let s = TestServer::start_with(
-            backend,
-            Options {
-                clock: Some(clock.clone()),
-                ..Options::default()
-            },
-        )
-        .await;
+        let s = TestServer::start_with(backend, Options::clocked(&clock)).await;
         let admin = people::enrol_first_admin(&s, &clock).await;
 
         // Least privilege: a device may only send measurements.

@@ -258,14 +258,7 @@ fn token_of(link: &str) -> String {
 
 async fn first_start_link_is_single_use_and_expires(backend: Backend) {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 09:00 UTC)));
-    let s = TestServer::start_with(
-        backend,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = TestServer::start_with(backend, Options::clocked(&clock)).await;
     let link = s
         .first_admin_link
         .clone()

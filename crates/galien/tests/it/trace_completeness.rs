@@ -113,14 +113,7 @@ async fn trace1_acc6_every_health_data_route_leaves_exactly_its_records() {
 
 async fn run(backend: Backend) {
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-28 10:00 UTC)));
-    let s = TestServer::start_with(
-        backend,
-        Options {
-            clock: Some(clock.clone()),
-            ..Options::default()
-        },
-    )
-    .await;
+    let s = TestServer::start_with(backend, Options::clocked(&clock)).await;
     let admin = people::enrol_first_admin(&s, &clock).await;
     let doc = person(
         &s,
