@@ -525,8 +525,10 @@ mod tests {
             assert_eq!(fr, d.label_fr(), "{d:?}");
         }
         for p in Programme::ALL {
-            let (fr, _) = text(&format!("monitoring.programme.{}", p.as_str())).unwrap_or_default();
+            let (fr, en) =
+                text(&format!("monitoring.programme.{}", p.as_str())).unwrap_or_default();
             assert_eq!(fr, p.label_fr(), "{p:?}");
+            assert_eq!(en, p.label_en(), "{p:?}");
         }
         for key in [
             "monitoring.value.within",

@@ -233,7 +233,10 @@ pub async fn register(app: &App, lang: Lang) -> Result<Register, AppError> {
                         ),
                         crate::telemonitoring::Programme::ALL
                             .iter()
-                            .map(|p| p.label_fr())
+                            .map(|p| match lang {
+                                Lang::Fr => p.label_fr(),
+                                Lang::En => p.label_en(),
+                            })
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),

@@ -69,6 +69,17 @@ impl Programme {
         }
     }
 
+    /// An English label.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Programme::HeartFailure => "Chronic heart failure",
+            Programme::RenalFailure => "Chronic kidney failure",
+            Programme::RespiratoryFailure => "Chronic respiratory failure",
+            Programme::Diabetes => "Diabetes (including gestational)",
+            Programme::ImplantableCardiacDevice => "Implantable cardiac device",
+        }
+    }
+
     /// The usual measurements and example thresholds.
     pub fn default_thresholds(self) -> Thresholds {
         let t = |low: Option<f64>, high: Option<f64>| Threshold { low, high };

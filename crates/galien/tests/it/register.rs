@@ -145,7 +145,9 @@ async fn gdpr1_register_and_dpia_are_written_from_the_configuration() {
     assert_eq!(en.location(), Some("/dpo/register"));
     let page = dpo.get("/dpo/register").await;
     assert!(
-        page.has("Processing register and DPIA") && page.has("730 days"),
+        page.has("Processing register and DPIA")
+            && page.has("730 days")
+            && page.has("Chronic heart failure"),
         "{}",
         page.body
     );
