@@ -39,9 +39,10 @@ pub enum BackupCommand {
     /// Crée une sauvegarde chiffrée / write an encrypted backup (while the server runs).
     Create(CreateArgs),
     /// Teste une sauvegarde en la restaurant à part / prove a backup restores: decrypt it whole,
-    /// restore it into a scratch directory and verify its audit trail (SQLite), or check the
-    /// dump's table of contents (PostgreSQL). Changes nothing.
-    Verify(FromArgs),
+    /// restore it into a scratch directory (SQLite) or the empty database given with
+    /// --scratch-database-url (PostgreSQL; else only the dump's table of contents is checked),
+    /// then verify its audit trail. Changes nothing of the installation.
+    Verify(VerifyArgs),
     /// Restaure une sauvegarde / restore a backup into an empty data directory (and, on
     /// PostgreSQL, an empty database).
     Restore(FromArgs),
@@ -69,6 +70,17 @@ pub struct FromArgs {
     /// directory's keys/master.key]. A restore copies it into the new data directory.
     #[arg(long, value_name = "FILE")]
     pub master_key: Option<PathBuf>,
+}
+
+/// `galien backup verify`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub backup: FromArgs,
+    /// An empty PostgreSQL database to restore a PostgreSQL backup into for the trial (left
+    /// restored: drop it afterwards).
+    #[arg(long, value_name = "URL")]
+    pub scratch_database_url: Option<String>,
 }
 
 /// What a backup holds, in its first entry.
@@ -548,48 +560,78 @@ fn engine_of(url: &DatabaseUrl) -> &'static str {
 
 // --- verify ------------------------------------------------------------------------------------
 
+/// A trial restore: the restored database opened as a node opens it, its trail verified with the
+/// signing key from the backup; the number of records verified.
+async fn trial(url: &DatabaseUrl, staged: &Path) -> Result<u64, Failure> {
+    let key = galien_crypto::audit::AuditSigningKey::load(&signing_key_path(staged))
+        .map_err(|e| fail(1, format!("the backup's audit signing key: {e}")))?;
+    let node = galien_core::ids::NodeId::generate(galien_core::SystemClock.now(), &OsEntropy);
+    let store = galien_store::Store::open(url, &galien_store::StoreOptions::default(), node)
+        .await
+        .map_err(|e| fail(1, format!("the backup's database does not open: {e}")))?;
+    let report = store.verify_audit(&key.verifying_key(), None).await;
+    store.close().await;
+    let report = report.map_err(|e| fail(1, format!("verifying the trail: {e}")))?;
+    match report.problem {
+        Some(problem) => Err(fail(
+            crate::audit_cli::EXIT_TAMPERED,
+            format!("the backup's audit trail does not verify: {problem}"),
+        )),
+        None => Ok(report.records),
+    }
+}
+
 #[allow(clippy::print_stdout)]
-async fn verify(args: FromArgs) -> Result<ExitCode, Failure> {
+async fn verify(args: VerifyArgs) -> Result<ExitCode, Failure> {
+    let VerifyArgs {
+        backup: args,
+        scratch_database_url,
+    } = args;
     let config = load_config(&args.common)?;
     let master = master_key(&config, args.master_key.as_deref())?;
     let scratch =
         Scratch::new(std::env::temp_dir().join(format!("galien-verify-{}", random_hex(8))))?;
     let staged = scratch.0.join("backup");
     let manifest = unpack(&master, &args.from, &staged)?;
-    match manifest.engine.as_str() {
-        "sqlite" => {
-            // A trial restore: the snapshot opened as a node opens it, its trail verified with
-            // the signing key from the backup.
+    let restored_aside = |records: u64| {
+        println!(
+            "backup OK: {} (id {}, {}), restored aside: database opens, audit trail of \
+             {records} records verifies",
+            args.from.display(),
+            manifest.id,
+            manifest.created_at,
+        );
+    };
+    match (manifest.engine.as_str(), scratch_database_url) {
+        ("sqlite", _) => {
             let url = DatabaseUrl::Sqlite {
                 path: staged.join(SQLITE_DB),
             };
-            let key = galien_crypto::audit::AuditSigningKey::load(&signing_key_path(&staged))
-                .map_err(|e| fail(1, format!("the backup's audit signing key: {e}")))?;
-            let node =
-                galien_core::ids::NodeId::generate(galien_core::SystemClock.now(), &OsEntropy);
-            let store =
-                galien_store::Store::open(&url, &galien_store::StoreOptions::default(), node)
-                    .await
-                    .map_err(|e| fail(1, format!("the backup's database does not open: {e}")))?;
-            let report = store.verify_audit(&key.verifying_key(), None).await;
-            store.close().await;
-            let report = report.map_err(|e| fail(1, format!("verifying the trail: {e}")))?;
-            if let Some(problem) = report.problem {
+            restored_aside(trial(&url, &staged).await?);
+        }
+        ("postgres", Some(scratch_url)) => {
+            let url = DatabaseUrl::parse(&scratch_url)
+                .ok()
+                .filter(|u| matches!(u, DatabaseUrl::Postgres { .. }))
+                .ok_or_else(|| fail(2, "--scratch-database-url is not a postgres:// URL"))?;
+            if pg_tables(&scratch_url)? > 0 {
                 return Err(fail(
-                    crate::audit_cli::EXIT_TAMPERED,
-                    format!("the backup's audit trail does not verify: {problem}"),
+                    1,
+                    format!("the scratch database {} is not empty", url.redacted()),
                 ));
             }
-            println!(
-                "backup OK: {} (id {}, {}), restored aside: database opens, audit trail of {} \
-                 records verifies",
-                args.from.display(),
-                manifest.id,
-                manifest.created_at,
-                report.records
-            );
+            let mut cmd = pg_tool("pg_restore", &scratch_url)?;
+            cmd.args([
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                "--single-transaction",
+            ])
+            .arg(staged.join(PG_DUMP));
+            run_tool(cmd, "pg_restore")?;
+            restored_aside(trial(&url, &staged).await?);
         }
-        "postgres" => {
+        ("postgres", None) => {
             let mut cmd = Command::new("pg_restore");
             cmd.arg("--list").arg(staged.join(PG_DUMP));
             let toc = run_tool(cmd, "pg_restore --list")?;
@@ -598,13 +640,14 @@ async fn verify(args: FromArgs) -> Result<ExitCode, Failure> {
                 .filter(|l| l.contains(" TABLE DATA "))
                 .count();
             println!(
-                "backup OK: {} (id {}, {}), decrypted whole: PostgreSQL dump of {tables} tables",
+                "backup OK: {} (id {}, {}), decrypted whole: PostgreSQL dump of {tables} tables \
+                 (give --scratch-database-url to restore it aside and verify its audit trail)",
                 args.from.display(),
                 manifest.id,
                 manifest.created_at
             );
         }
-        other => {
+        (other, _) => {
             return Err(fail(
                 1,
                 format!("unknown database engine {other:?} in the backup"),

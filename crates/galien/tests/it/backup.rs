@@ -148,6 +148,26 @@ async fn backup_restores_a_working_installation(backend: Backend) {
     let out = galien(&["verify", "--from", file_arg], &s.data_dir, &s.store_url);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("backup OK"), "{}", text(&out));
+    if let DatabaseUrl::Postgres { .. } = &s.store_url {
+        // On PostgreSQL the trial restore goes into an empty scratch database, once.
+        let scratch = fresh_database(backend, work.path()).await;
+        let DatabaseUrl::Postgres { url } = scratch.url() else {
+            unreachable!("a PostgreSQL scratch database")
+        };
+        let args = ["verify", "--from", file_arg, "--scratch-database-url", url];
+        let out = galien(&args, &s.data_dir, &s.store_url);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains("restored aside") && text(&out).contains("records verifies"),
+            "{}",
+            text(&out)
+        );
+        let out = galien(&args, &s.data_dir, &s.store_url);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("is not empty"), "{}", text(&out));
+    } else {
+        assert!(text(&out).contains("restored aside"), "{}", text(&out));
+    }
     let altered = work.path().join("altered.backup");
     let mut bad = bytes.clone();
     let middle = bad.len() / 2;
