@@ -36,17 +36,29 @@ pub async fn require_dpo(
     ctx: &RequestContext,
     current: &Current,
 ) -> Result<(), AppError> {
+    require_role(app, ctx, current, &[Role::Dpo], "audit.search").await
+}
+
+/// A two-factor session of one of `roles`; anyone else is refused (`ACC-DENIED`) and the refusal
+/// traced with `what`.
+pub async fn require_role(
+    app: &App,
+    ctx: &RequestContext,
+    current: &Current,
+    roles: &[Role],
+    what: &str,
+) -> Result<(), AppError> {
     if !current.is_strong() {
         return Err(AppError::Refused(ErrorCode::SecondFactorRequired));
     }
-    if current.user.role != Role::Dpo {
+    if !roles.contains(&current.user.role) {
         trace::security(
             app,
             ctx,
             current.who(),
             AuditAction::AccessDenied,
             Outcome::Denied,
-            Some("audit.search"),
+            Some(what),
             None,
         )
         .await?;

@@ -8,10 +8,10 @@
 //! Markdown to file it.
 
 use crate::identity::session::Current;
-use crate::{App, AppError, RequestContext, trace};
-use galien_core::audit::{AuditAction, Outcome};
+use crate::{App, AppError, RequestContext};
+use galien_core::Lang;
+use galien_core::audit::AuditAction;
 use galien_core::identity::Role;
-use galien_core::{ErrorCode, Lang};
 use galien_store::Backend;
 use time::OffsetDateTime;
 
@@ -24,22 +24,14 @@ pub async fn for_officer(
     current: &Current,
     lang: Lang,
 ) -> Result<Register, AppError> {
-    if !current.is_strong() {
-        return Err(AppError::Refused(ErrorCode::SecondFactorRequired));
-    }
-    if !matches!(current.user.role, Role::Dpo | Role::Administrateur) {
-        trace::security(
-            app,
-            ctx,
-            current.who(),
-            AuditAction::AccessDenied,
-            Outcome::Denied,
-            Some("compliance.register"),
-            None,
-        )
-        .await?;
-        return Err(AppError::Refused(ErrorCode::AccessDenied));
-    }
+    super::audit::require_role(
+        app,
+        ctx,
+        current,
+        &[Role::Dpo, Role::Administrateur],
+        "compliance.register",
+    )
+    .await?;
     register(app, lang).await
 }
 
